@@ -1,0 +1,66 @@
+"""Shape checks shared by the DRIFA layers, so every layer fails the same clear way."""
+
+
+def feature_map_channels(layer, input_shape, what="input"):
+    """Returns the channel count of a `(batch, height, width, channels)` shape.
+
+    Raises a `ValueError` naming `layer` when the shape is not 4-D or its channel axis is
+    unknown.
+    """
+    shape = tuple(input_shape)
+    if len(shape) != 4:
+        raise ValueError(
+            f"{layer.__class__.__name__} '{layer.name}': {what} has shape {shape} "
+            f"({len(shape)} dimensions); expected a 4-D feature map "
+            "(batch, height, width, channels)."
+        )
+    if shape[-1] is None:
+        raise ValueError(
+            f"{layer.__class__.__name__} '{layer.name}': {what} has shape {shape} with an "
+            "unknown channel dimension; the channel axis must be defined."
+        )
+    return int(shape[-1])
+
+
+def check_positive_int(owner, name, value):
+    """Raises `ValueError` unless `value` is a positive `int` (bools rejected)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"{owner}: `{name}` must be a positive integer; received {name}={value!r}."
+        )
+    return value
+
+
+def multimodal_channels(layer, input_shape):
+    """Checks a list of M >= 1 feature-map shapes with one shared channel count.
+
+    Returns `(num_modalities, channels)`.
+    """
+    if not isinstance(input_shape, (list, tuple)) or not input_shape or not all(
+        isinstance(s, (list, tuple)) for s in input_shape
+    ):
+        raise ValueError(
+            f"{layer.__class__.__name__} '{layer.name}': expected a list of M >= 1 feature "
+            f"maps, one per modality; received input shape {input_shape!r}."
+        )
+    channels = [
+        feature_map_channels(layer, s, what=f"modality {m} input")
+        for m, s in enumerate(input_shape)
+    ]
+    if len(set(channels)) != 1:
+        raise ValueError(
+            f"{layer.__class__.__name__} '{layer.name}': all modalities must have the same "
+            f"number of channels; received channels {channels} "
+            f"(shapes {[tuple(s) for s in input_shape]})."
+        )
+    return len(channels), channels[0]
+
+
+def check_units_match_channels(layer, units, channels):
+    """The attention vector multiplies the input, so `units` must broadcast over channels."""
+    if units not in (channels, 1):
+        raise ValueError(
+            f"{layer.__class__.__name__} '{layer.name}': units={units} does not match the "
+            f"{channels} input channels that the attention vector multiplies; expected "
+            f"units == channels ({channels}), as in the paper (or 1, a single scalar gate)."
+        )

@@ -1,0 +1,108 @@
+"""Monte Carlo dropout whose sampling can be switched on at inference time."""
+
+import keras
+from keras import ops
+
+MC_DROPOUT_MODES = ("on_demand", "always")
+
+
+class _SamplingSwitch(keras.random.SeedGenerator):
+    """A runtime on/off flag that compiled functions read as state, not as a constant.
+
+    Keras threads the state of every `SeedGenerator` through compiled train, test and
+    predict functions as an input on all backends (that is how dropout masks change between
+    `jax.jit` calls), and leaves it out of `weights`, parameter counts and saved files.
+    A runtime switch needs exactly that, so the flag is held the same way; the class never
+    generates seeds.
+    """
+
+    def __init__(self, name="sampling_switch"):
+        # Deliberately not SeedGenerator.__init__: this holds a flag, not a seed.
+        self.name = name
+        self._initial_seed = None
+        self.state = keras.Variable(
+            0.0, dtype="float32", trainable=False, autocast=False, name=name
+        )
+
+    def next(self, ordered=True):
+        raise TypeError("The MC sampling switch holds a flag; it does not generate seeds.")
+
+
+@keras.saving.register_keras_serializable(package="keras_drifa")
+class MCDropout(keras.layers.Layer):
+    """Dropout that stays available at inference, for Monte Carlo uncertainty.
+
+    In training it is ordinary dropout. At inference it depends on `mode`:
+
+    - `"on_demand"` (default): the identity, unless sampling is switched on with
+      `keras_drifa.mc_sampling(model)`. The switch is layer state that compiled predict
+      functions read at run time on every backend, so it reaches functions that were
+      compiled before it was flipped. Batch normalisation stays in inference mode.
+    - `"always"`: dropout at every call, as in the authors' code, where every `predict`
+      and `evaluate` is a random sample.
+
+    Args:
+        rate: fraction of units to drop, in [0, 1).
+        mode: `"on_demand"` or `"always"`.
+        seed: optional integer seed for the dropout masks.
+        **kwargs: standard layer arguments (`name`, `dtype`, ...).
+
+    Input shape: any. Output shape: same as the input.
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras, keras_drifa
+    >>> inputs = keras.Input((4,))
+    >>> model = keras.Model(inputs, MCDropout(0.5)(inputs))
+    >>> x = np.ones((1, 4), "float32")
+    >>> bool((model.predict(x, verbose=0) == x).all())   # deterministic by default
+    True
+    >>> with keras_drifa.mc_sampling(model):
+    ...     sample = model.predict(x, verbose=0)          # entries are 0 or 2
+    >>> sorted(set(sample.ravel().tolist())) in ([0.0], [0.0, 2.0], [2.0])
+    True
+    """
+
+    def __init__(self, rate, mode="on_demand", seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ValueError(
+                f"MCDropout: `rate` must be a number in [0, 1); received rate={rate!r}."
+            )
+        if mode not in MC_DROPOUT_MODES:
+            raise ValueError(
+                f"MCDropout: `mode` must be one of {MC_DROPOUT_MODES}; received mode={mode!r}."
+            )
+        self.rate = float(rate)
+        self.mode = mode
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.sampling_switch = _SamplingSwitch()
+        self.supports_masking = True
+        self.built = True
+
+    @property
+    def sampling(self):
+        """Whether MC sampling is currently switched on for this layer."""
+        return bool(ops.convert_to_numpy(self.sampling_switch.state) > 0.5)
+
+    def set_sampling(self, enabled):
+        """Switches MC sampling at inference on or off (prefer `keras_drifa.mc_sampling`)."""
+        self.sampling_switch.state.assign(1.0 if enabled else 0.0)
+
+    def call(self, inputs, training=False):
+        if self.rate == 0:
+            return inputs
+        dropped = keras.random.dropout(inputs, self.rate, seed=self.seed_generator)
+        if training or self.mode == "always":
+            return dropped
+        return ops.where(self.sampling_switch.state > 0.5, dropped, inputs)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"rate": self.rate, "mode": self.mode, "seed": self.seed})
+        return config

@@ -1,0 +1,63 @@
+"""MGIFA: multimodal global information fusion attention, the global branch of MIFA."""
+
+import keras
+from keras import ops
+
+from keras_drifa.layers._projection import sigmoid_projection
+from keras_drifa.layers._validation import check_positive_int, multimodal_channels
+
+
+@keras.saving.register_keras_serializable(package="keras_drifa")
+class MultimodalGlobalInformationFusionAttention(keras.layers.Layer):
+    """Multimodal global information fusion attention (MGIFA), Dhar et al., WACV 2025.
+
+    Pools every modality globally with min, average and max pooling, sums each pooling over
+    the modalities, and passes the three vectors through one shared sigmoid dense layer:
+
+        v_min = sum_m GMinP(x_m);  v_avg = sum_m GAP(x_m);  v_max = sum_m GMP(x_m)
+        G = dense(v_min) + dense(v_avg) + dense(v_max)
+
+    Args:
+        units: size of the attention vector (the paper uses the channel count).
+        **kwargs: standard layer arguments (`name`, `dtype`, ...).
+
+    Input: a list of M >= 1 feature maps `(batch, height_m, width_m, channels)`; spatial
+        sizes may differ between modalities, channels may not.
+    Output shape: `(batch, 1, 1, units)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> layer = MultimodalGlobalInformationFusionAttention(units=8)
+    >>> layer([np.ones((2, 16, 16, 8), "float32"), np.ones((2, 8, 8, 8), "float32")]).shape
+    (2, 1, 1, 8)
+    """
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = check_positive_int(self.__class__.__name__, "units", units)
+        self.dense = sigmoid_projection(units, "dense", dtype=self.dtype_policy)
+
+    def build(self, input_shape):
+        _, channels = multimodal_channels(self, input_shape)
+        self.dense.build((input_shape[0][0], channels))
+
+    def call(self, inputs):
+        v_min = sum(ops.min(x, axis=(1, 2)) for x in inputs)
+        v_avg = sum(ops.mean(x, axis=(1, 2)) for x in inputs)
+        v_max = sum(ops.max(x, axis=(1, 2)) for x in inputs)
+        # One dense call on the stacked poolings computes dense(v) for each of the three.
+        pooled = ops.stack([v_min, v_avg, v_max], axis=1)
+        attention = ops.sum(self.dense(pooled), axis=1)
+        return ops.expand_dims(ops.expand_dims(attention, 1), 1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], 1, 1, self.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"units": self.units})
+        return config
+
+
+MGIFA = MultimodalGlobalInformationFusionAttention

@@ -1,0 +1,75 @@
+"""MLIFA: multimodal local information fusion attention, the local branch of MIFA."""
+
+import keras
+from keras import ops
+
+from keras_drifa.layers._projection import sigmoid_projection
+from keras_drifa.layers._validation import check_positive_int, multimodal_channels
+
+
+@keras.saving.register_keras_serializable(package="keras_drifa")
+class MultimodalLocalInformationFusionAttention(keras.layers.Layer):
+    """Multimodal local information fusion attention (MLIFA), Dhar et al., WACV 2025.
+
+    One sigmoid 1x1 convolution per modality; the min, mean and max of each response are
+    summed over the modalities:
+
+        c_m = conv_m(x_m)
+        L   = sum_m (min_hw(c_m) + mean_hw(c_m) + max_hw(c_m))
+
+    Args:
+        units: size of the attention vector (the paper uses the channel count).
+        **kwargs: standard layer arguments (`name`, `dtype`, ...).
+
+    Input: a list of M >= 1 feature maps `(batch, height_m, width_m, channels)`.
+    Output shape: `(batch, 1, 1, units)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> layer = MultimodalLocalInformationFusionAttention(units=8)
+    >>> layer([np.ones((2, 16, 16, 8), "float32"), np.ones((2, 8, 8, 8), "float32")]).shape
+    (2, 1, 1, 8)
+    """
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = check_positive_int(self.__class__.__name__, "units", units)
+        self.convs = []
+
+    def build(self, input_shape):
+        num_modalities, _ = multimodal_channels(self, input_shape)
+        # One convolution per modality: their number is only known from the input list.
+        self.convs = [
+            sigmoid_projection(self.units, f"conv_{m}", dtype=self.dtype_policy)
+            for m in range(num_modalities)
+        ]
+        for conv, shape in zip(self.convs, input_shape):
+            conv.build(shape)
+
+    def call(self, inputs):
+        if len(inputs) != len(self.convs):
+            raise ValueError(
+                f"{self.__class__.__name__} '{self.name}' was built for {len(self.convs)} "
+                f"modalities; received {len(inputs)} feature maps."
+            )
+        attention = 0
+        for conv, x in zip(self.convs, inputs):
+            c = conv(x)
+            attention += (
+                ops.min(c, axis=(1, 2), keepdims=True)
+                + ops.mean(c, axis=(1, 2), keepdims=True)
+                + ops.max(c, axis=(1, 2), keepdims=True)
+            )
+        return attention
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], 1, 1, self.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"units": self.units})
+        return config
+
+
+MLIFA = MultimodalLocalInformationFusionAttention

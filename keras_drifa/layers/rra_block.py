@@ -1,0 +1,104 @@
+"""RRA: the robust residual attention block, a ResNet basic block with MFA."""
+
+import keras
+from keras import ops
+
+from keras_drifa.layers._validation import check_positive_int, feature_map_channels
+from keras_drifa.layers.mfa import MultiBranchFusionAttention
+
+
+@keras.saving.register_keras_serializable(package="keras_drifa")
+class RobustResidualAttentionBlock(keras.layers.Layer):
+    """Robust residual attention (RRA) block, Dhar et al., WACV 2025.
+
+    A ResNet basic block with an MFA after each 3x3 convolution:
+
+        y = ReLU(BN(MFA(conv3x3(x, stride))))
+        y = BN(MFA(conv3x3(y)))
+        out = ReLU(y + shortcut(x))
+
+    The shortcut is the identity when the stride is 1 and the channels already equal
+    `filters`; otherwise it is a strided 1x1 convolution followed by batch normalisation.
+
+    Args:
+        filters: output channels.
+        strides: stride of the first convolution and the shortcut (1 or 2 in DRIFA-Net).
+        use_mfa: `False` removes both MFAs, leaving a plain ResNet basic block (the
+            paper's ablation).
+        **kwargs: standard layer arguments (`name`, `dtype`, ...).
+
+    Input shape: `(batch, height, width, channels)`.
+    Output shape: `(batch, ceil(height / strides), ceil(width / strides), filters)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> block = RobustResidualAttentionBlock(filters=16, strides=2)
+    >>> block(np.ones((2, 16, 16, 8), "float32")).shape
+    (2, 8, 8, 16)
+    """
+
+    def __init__(self, filters, strides=1, use_mfa=True, **kwargs):
+        super().__init__(**kwargs)
+        name = self.__class__.__name__
+        self.filters = check_positive_int(name, "filters", filters)
+        self.strides = check_positive_int(name, "strides", strides)
+        self.use_mfa = bool(use_mfa)
+        dtype = self.dtype_policy
+        self.conv_1 = keras.layers.Conv2D(
+            filters, 3, strides=strides, padding="same", name="conv_1", dtype=dtype
+        )
+        self.conv_2 = keras.layers.Conv2D(filters, 3, padding="same", name="conv_2", dtype=dtype)
+        self.bn_1 = keras.layers.BatchNormalization(name="bn_1", dtype=dtype)
+        self.bn_2 = keras.layers.BatchNormalization(name="bn_2", dtype=dtype)
+        if self.use_mfa:
+            self.mfa_1 = MultiBranchFusionAttention(filters, name="mfa_1", dtype=dtype)
+            self.mfa_2 = MultiBranchFusionAttention(filters, name="mfa_2", dtype=dtype)
+        self.shortcut_conv = None
+        self.shortcut_bn = None
+
+    def build(self, input_shape):
+        channels = feature_map_channels(self, input_shape)
+        self.conv_1.build(input_shape)
+        hidden_shape = self.conv_1.compute_output_shape(input_shape)
+        self.conv_2.build(hidden_shape)
+        for layer in (self.bn_1, self.bn_2) + ((self.mfa_1, self.mfa_2) if self.use_mfa else ()):
+            layer.build(hidden_shape)
+        # Whether a projection is needed depends on the input channels, known only here.
+        if self.strides != 1 or channels != self.filters:
+            self.shortcut_conv = keras.layers.Conv2D(
+                self.filters, 1, strides=self.strides, name="shortcut_conv",
+                dtype=self.dtype_policy,
+            )
+            self.shortcut_bn = keras.layers.BatchNormalization(
+                name="shortcut_bn", dtype=self.dtype_policy
+            )
+            self.shortcut_conv.build(input_shape)
+            self.shortcut_bn.build(hidden_shape)
+
+    def call(self, inputs, training=None):
+        y = self.conv_1(inputs)
+        if self.use_mfa:
+            y = self.mfa_1(y)
+        y = ops.relu(self.bn_1(y, training=training))
+        y = self.conv_2(y)
+        if self.use_mfa:
+            y = self.mfa_2(y)
+        y = self.bn_2(y, training=training)
+        shortcut = inputs
+        if self.shortcut_conv is not None:
+            shortcut = self.shortcut_bn(self.shortcut_conv(inputs), training=training)
+        return ops.relu(y + shortcut)
+
+    def compute_output_shape(self, input_shape):
+        return self.conv_1.compute_output_shape(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {"filters": self.filters, "strides": self.strides, "use_mfa": self.use_mfa}
+        )
+        return config
+
+
+RRABlock = RobustResidualAttentionBlock

@@ -1,0 +1,149 @@
+"""Validation and normalisation of `build_model` arguments, one clear error per mistake."""
+
+from collections.abc import Mapping, Sequence
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_names(kind, names):
+    names = list(names)
+    for n in names:
+        if not isinstance(n, str) or not n or "/" in n:
+            raise ValueError(
+                f"build_model: {kind} names must be non-empty strings without '/'; "
+                f"received {n!r} in {names}."
+            )
+    if len(set(names)) != len(names):
+        raise ValueError(f"build_model: {kind} names must be unique; received {names}.")
+    return names
+
+
+def modality_names(modalities, names):
+    """Returns the list of modality names from `modalities` (a count or names)."""
+    if isinstance(modalities, (list, tuple)):
+        if names is not None:
+            raise ValueError(
+                "build_model: modalities is already a list of names "
+                f"{list(modalities)}; do not also pass modality_names={names!r}."
+            )
+        if not modalities:
+            raise ValueError("build_model: modalities must name at least one modality; received [].")
+        return _check_names("modality", modalities)
+    if not _is_int(modalities) or modalities < 1:
+        raise ValueError(
+            f"build_model: modalities must be an integer >= 1 or a list of names; "
+            f"received {modalities!r}."
+        )
+    if names is None:
+        return [f"modality_{m}" for m in range(modalities)]
+    if isinstance(names, str) or len(names) != modalities:
+        raise ValueError(
+            f"build_model: modality_names has {1 if isinstance(names, str) else len(names)} "
+            f"entries {names!r}; expected {modalities}, one per modality."
+        )
+    return _check_names("modality", names)
+
+
+def _check_shape(shape, which):
+    if (
+        not isinstance(shape, Sequence)
+        or isinstance(shape, str)
+        or len(shape) != 3
+    ):
+        dims = len(shape) if isinstance(shape, Sequence) and not isinstance(shape, str) else "no"
+        raise ValueError(
+            f"build_model: input_shape{which} has {dims} dimensions {shape!r}; expected "
+            "(height, width, channels)."
+        )
+    height, width, channels = shape
+    for dim_name, dim in (("height", height), ("width", width)):
+        if dim is not None and (not _is_int(dim) or dim < 1):
+            raise ValueError(
+                f"build_model: input_shape{which} {tuple(shape)} has {dim_name}={dim!r}; "
+                "expected a positive integer or None."
+            )
+    if not _is_int(channels) or channels < 1:
+        raise ValueError(
+            f"build_model: input_shape{which} {tuple(shape)} has channels={channels!r}; "
+            "expected a positive integer."
+        )
+    return tuple(shape)
+
+
+def input_shapes(input_shape, names):
+    """One `(height, width, channels)` tuple per modality."""
+    is_nested = (
+        isinstance(input_shape, Sequence)
+        and not isinstance(input_shape, str)
+        and len(input_shape) > 0
+        and all(isinstance(s, Sequence) and not isinstance(s, str) for s in input_shape)
+    )
+    if not is_nested:
+        shape = _check_shape(input_shape, "")
+        return [shape] * len(names)
+    if len(input_shape) != len(names):
+        raise ValueError(
+            f"build_model: input_shape lists {len(input_shape)} shapes {list(input_shape)}; "
+            f"expected one shape for all modalities or {len(names)}, one per modality "
+            f"{names}."
+        )
+    return [_check_shape(s, f" for modality {m}") for m, s in enumerate(input_shape)]
+
+
+def tasks(num_classes, names):
+    """A list of `(task_name, n_classes)` pairs, one per output head."""
+    if isinstance(num_classes, Mapping):
+        if names is not None:
+            raise ValueError(
+                "build_model: num_classes is a dict that already names the tasks "
+                f"{list(num_classes)}; do not also pass task_names={names!r}."
+            )
+        names, counts = list(num_classes.keys()), list(num_classes.values())
+        if not counts:
+            raise ValueError("build_model: num_classes must define at least one task; received {}.")
+    else:
+        counts = [num_classes] if _is_int(num_classes) else num_classes
+        if isinstance(counts, str) or not isinstance(counts, Sequence) or not counts:
+            raise ValueError(
+                "build_model: num_classes must be an int, a non-empty sequence of ints or a "
+                f"dict {{task_name: n}}; received {num_classes!r}."
+            )
+        counts = list(counts)
+        if names is None:
+            names = [f"task_{t}" for t in range(len(counts))]
+        elif isinstance(names, str) or len(names) != len(counts):
+            raise ValueError(
+                f"build_model: task_names has {1 if isinstance(names, str) else len(names)} "
+                f"entries {names!r}; expected {len(counts)}, one per num_classes entry."
+            )
+    names = _check_names("task", names)
+    for task, n in zip(names, counts):
+        if not _is_int(n) or n < 2:
+            raise ValueError(
+                f"build_model: num_classes for task '{task}' is {n!r}; expected an integer >= 2."
+            )
+    return list(zip(names, counts))
+
+
+def stages(widths, blocks_per_stage):
+    """Validated `(widths, blocks_per_stage)` as tuples of positive ints of equal length."""
+    for arg, values in (("widths", widths), ("blocks_per_stage", blocks_per_stage)):
+        if (
+            isinstance(values, str)
+            or not isinstance(values, Sequence)
+            or not values
+            or not all(_is_int(v) and v > 0 for v in values)
+        ):
+            raise ValueError(
+                f"build_model: {arg} must be a non-empty sequence of positive integers; "
+                f"received {arg}={values!r}."
+            )
+    if len(widths) != len(blocks_per_stage):
+        raise ValueError(
+            f"build_model: widths {tuple(widths)} has {len(widths)} stages but "
+            f"blocks_per_stage {tuple(blocks_per_stage)} has {len(blocks_per_stage)}; "
+            "expected one block count per stage."
+        )
+    return tuple(widths), tuple(blocks_per_stage)

@@ -1,0 +1,169 @@
+"""`build_model`: DRIFA-Net as a plain functional Keras model."""
+
+import keras
+
+from keras_drifa.layers import (
+    MCDropout,
+    MultiBranchFusionAttention,
+    MultimodalInformationFusionAttention,
+    RobustResidualAttentionBlock,
+)
+from keras_drifa.layers.mc_dropout import MC_DROPOUT_MODES
+from keras_drifa.models import _arguments
+
+FUSION_CONCAT = "fusion_concat"
+FUSION_DROPOUT = "fusion_dropout"
+FUSION_POOL = "fusion_pool"
+
+
+def build_model(
+    modalities=2,
+    input_shape=(128, 128, 3),
+    num_classes=(5, 7),
+    *,
+    widths=(64, 128, 256, 512),
+    blocks_per_stage=(2, 2, 2, 2),
+    dropout_rate=0.25,
+    use_mfa=True,
+    use_mifa=True,
+    mc_dropout="on_demand",
+    modality_names=None,
+    task_names=None,
+    name="drifa_net",
+):
+    """Builds DRIFA-Net (Dhar et al., WACV 2025) as a functional `keras.Model`.
+
+    One ResNet-18-style branch per modality (no shared weights): a 7x7 stem with MFA, then
+    stages of robust residual attention (RRA) blocks. After every block each branch gets MC
+    dropout (all stages but the last) and an MFA (every block but the final one), then a
+    MIFA fuses the branches. The head concatenates the branches, applies MC dropout and
+    global average pooling, and ends in one softmax per task. The defaults are the paper
+    configuration: 53,884,868 parameters, 19,200 of them non-trainable.
+
+    Args:
+        modalities: number of modalities, or a list of their names.
+        input_shape: `(height, width, channels)` for every modality, or a list with one
+            shape per modality (channels and spatial size may differ).
+        num_classes: an int (one head), a sequence (one head each) or a dict
+            `{task_name: n}`; each at least 2.
+        widths: filters of each stage; the stem uses `widths[0]`.
+        blocks_per_stage: RRA blocks in each stage; the first block of every stage after
+            the first has stride 2.
+        dropout_rate: MC dropout rate in [0, 1); 0 removes the MC dropout layers.
+        use_mfa: `False` removes every MFA (the paper's MFA ablation).
+        use_mifa: `False` removes every MIFA (the MIFA ablation). With both `False` the
+            model is a plain multi-branch ResNet with concatenation fusion.
+        mc_dropout: `"on_demand"` (deterministic inference; sample with
+            `keras_drifa.mc_sampling(model)`) or `"always"` (the authors' always-on
+            dropout).
+        modality_names: names of the inputs (default `modality_0`, `modality_1`, ...).
+        task_names: names of the outputs (default `task_0`, `task_1`, ...).
+        name: model name.
+
+    Returns:
+        A `keras.Model` whose inputs and outputs carry the modality and task names, so
+        `fit` takes lists or dicts. A single modality or task gives a single tensor.
+
+    Example:
+
+    ```python
+    model = keras_drifa.build_model(modalities=2, input_shape=(32, 32, 3), num_classes=(5, 7),
+                                    widths=(8, 16, 16, 32))
+    model.compile(optimizer="adam", loss="categorical_crossentropy", loss_weights=[0.5, 0.5])
+    model.fit([x_a, x_b], [y_a, y_b], epochs=2)
+    ```
+    """
+    modality_names = _arguments.modality_names(modalities, modality_names)
+    shapes = _arguments.input_shapes(input_shape, modality_names)
+    tasks = _arguments.tasks(num_classes, task_names)
+    widths, blocks_per_stage = _arguments.stages(widths, blocks_per_stage)
+    if isinstance(dropout_rate, bool) or not isinstance(dropout_rate, (int, float)) or not (
+        0 <= dropout_rate < 1
+    ):
+        raise ValueError(
+            f"build_model: dropout_rate must be a number in [0, 1); received {dropout_rate!r}."
+        )
+    if mc_dropout not in MC_DROPOUT_MODES:
+        raise ValueError(
+            f"build_model: mc_dropout must be one of {MC_DROPOUT_MODES}; received {mc_dropout!r}."
+        )
+
+    def dropout(x, layer_name):
+        if dropout_rate == 0:
+            return x
+        return MCDropout(dropout_rate, mode=mc_dropout, name=layer_name)(x)
+
+    inputs = [keras.Input(shape, name=m) for m, shape in zip(modality_names, shapes)]
+    features = [
+        _stem(x, widths[0], use_mfa, prefix=m) for m, x in zip(modality_names, inputs)
+    ]
+
+    for block in _block_plan(widths, blocks_per_stage):
+        k = block["index"]
+        features = [
+            RobustResidualAttentionBlock(
+                block["filters"], block["strides"], use_mfa=use_mfa, name=f"{m}_block{k}"
+            )(x)
+            for m, x in zip(modality_names, features)
+        ]
+        if block["dropout"]:
+            features = [dropout(x, f"{m}_block{k}_dropout") for m, x in zip(modality_names, features)]
+        if block["mfa"] and use_mfa:
+            features = [
+                MultiBranchFusionAttention(block["filters"], name=f"{m}_block{k}_mfa")(x)
+                for m, x in zip(modality_names, features)
+            ]
+        if use_mifa:
+            features = MultimodalInformationFusionAttention(
+                block["filters"], name=f"mifa_block{k}"
+            )(features)
+
+    fused = (
+        keras.layers.Concatenate(name=FUSION_CONCAT)(features)
+        if len(features) > 1
+        else features[0]
+    )
+    fused = dropout(fused, FUSION_DROPOUT)
+    pooled = keras.layers.GlobalAveragePooling2D(name=FUSION_POOL)(fused)
+    # Softmax heads stay float32 under mixed precision, for numerically safe losses.
+    outputs = [
+        keras.layers.Dense(n, activation="softmax", dtype="float32", name=task)(pooled)
+        for task, n in tasks
+    ]
+    return keras.Model(
+        inputs=inputs if len(inputs) > 1 else inputs[0],
+        outputs=outputs if len(outputs) > 1 else outputs[0],
+        name=name,
+    )
+
+
+def _stem(x, filters, use_mfa, prefix):
+    x = keras.layers.Conv2D(filters, 7, strides=2, padding="same", name=f"{prefix}_stem_conv")(x)
+    if use_mfa:
+        x = MultiBranchFusionAttention(filters, name=f"{prefix}_stem_mfa")(x)
+    x = keras.layers.BatchNormalization(name=f"{prefix}_stem_bn")(x)
+    x = keras.layers.ReLU(name=f"{prefix}_stem_relu")(x)
+    return keras.layers.MaxPooling2D(3, strides=2, padding="same", name=f"{prefix}_stem_pool")(x)
+
+
+def _block_plan(widths, blocks_per_stage):
+    """One entry per RRA block, in order: the rows of the architecture table.
+
+    Every stage but the first opens with a stride-2 block. MC dropout follows every block
+    outside the last stage; an MFA follows every block but the final one.
+    """
+    plan = []
+    last_stage = len(widths) - 1
+    for stage, (filters, num_blocks) in enumerate(zip(widths, blocks_per_stage)):
+        for b in range(num_blocks):
+            plan.append(
+                {
+                    "index": len(plan) + 1,
+                    "filters": filters,
+                    "strides": 2 if stage > 0 and b == 0 else 1,
+                    "dropout": stage < last_stage,
+                    "mfa": True,
+                }
+            )
+    plan[-1]["mfa"] = False
+    return plan
