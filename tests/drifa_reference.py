@@ -1,0 +1,173 @@
+"""A NumPy implementation of the equations in shared/design/architecture.md.
+
+The layer tests compare each Keras layer with these functions on random weights, which is
+how we know the layers compute DRIFA and not only the right shapes. Everything here is
+written from the spec, independently of the layer code.
+"""
+
+import numpy as np
+
+
+def to_numpy(x):
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(x), dtype=np.float64)
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def conv1x1_sigmoid(x, dense):
+    """`Conv1x1_U`: a 1x1 convolution with bias and sigmoid (held by a Dense layer)."""
+    return sigmoid(x @ to_numpy(dense.kernel) + to_numpy(dense.bias))
+
+
+def hifa(x, layer):
+    g1 = conv1x1_sigmoid(x, layer.conv_1)
+    g2 = conv1x1_sigmoid(g1, layer.conv_2)
+    p1 = g1.mean(axis=(1, 2)) + g2.max(axis=(1, 2))
+    g3 = conv1x1_sigmoid(g1 + g2, layer.conv_3)
+    g4 = conv1x1_sigmoid(g3, layer.conv_4)
+    p2 = g3.mean(axis=(1, 2)) + g4.max(axis=(1, 2))
+    g = conv1x1_sigmoid(np.concatenate([p1, p2], axis=-1), layer.dense)
+    return g[:, None, None, :]
+
+
+def clia(x, layer):
+    l1 = conv1x1_sigmoid(x, layer.conv_1).mean(axis=(1, 2), keepdims=True)
+    l2 = conv1x1_sigmoid(l1, layer.conv_2).mean(axis=(1, 2), keepdims=True)
+    return l1 + l2
+
+
+def mfa(x, layer):
+    a = sigmoid(
+        to_numpy(layer.gamma_g) * hifa(x, layer.hifa) + to_numpy(layer.gamma_l) * clia(x, layer.clia)
+    )
+    return x * a * to_numpy(layer.alpha)
+
+
+def mgifa(xs, layer):
+    v_min = sum(x.min(axis=(1, 2)) for x in xs)
+    v_avg = sum(x.mean(axis=(1, 2)) for x in xs)
+    v_max = sum(x.max(axis=(1, 2)) for x in xs)
+    d = layer.dense
+    g = conv1x1_sigmoid(v_min, d) + conv1x1_sigmoid(v_avg, d) + conv1x1_sigmoid(v_max, d)
+    return g[:, None, None, :]
+
+
+def mlifa(xs, layer):
+    total = 0.0
+    for x, conv in zip(xs, layer.convs):
+        c = conv1x1_sigmoid(x, conv)
+        total = total + (
+            c.min(axis=(1, 2), keepdims=True)
+            + c.mean(axis=(1, 2), keepdims=True)
+            + c.max(axis=(1, 2), keepdims=True)
+        )
+    return total
+
+
+def mifa(xs, layer):
+    a = sigmoid(
+        to_numpy(layer.gamma_g) * mgifa(xs, layer.mgifa)
+        + to_numpy(layer.gamma_l) * mlifa(xs, layer.mlifa)
+    )
+    return [x * a * to_numpy(alpha) for x, alpha in zip(xs, layer.alphas)]
+
+
+def conv2d_same(x, kernel, bias, stride):
+    """Keras `Conv2D(padding="same")` for channels-last input (direct loops over taps)."""
+    batch, height, width, _ = x.shape
+    k = kernel.shape[0]
+    out_h, out_w = -(-height // stride), -(-width // stride)
+    pad_h = max((out_h - 1) * stride + k - height, 0)
+    pad_w = max((out_w - 1) * stride + k - width, 0)
+    padded = np.pad(
+        x, ((0, 0), (pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0))
+    )
+    out = np.zeros((batch, out_h, out_w, kernel.shape[-1]))
+    for i in range(k):
+        for j in range(k):
+            patch = padded[:, i : i + stride * out_h : stride, j : j + stride * out_w : stride, :]
+            out += patch @ kernel[i, j]
+    return out + bias
+
+
+def batch_norm_inference(x, layer):
+    mean, var = to_numpy(layer.moving_mean), to_numpy(layer.moving_variance)
+    gamma, beta = to_numpy(layer.gamma), to_numpy(layer.beta)
+    return (x - mean) / np.sqrt(var + layer.epsilon) * gamma + beta
+
+
+def conv(x, layer, stride):
+    return conv2d_same(x, to_numpy(layer.kernel), to_numpy(layer.bias), stride)
+
+
+def rra_block(x, layer):
+    """The RRA block in inference mode (batch norm with its moving statistics)."""
+    y = conv(x, layer.conv_1, layer.strides)
+    if layer.use_mfa:
+        y = mfa(y, layer.mfa_1)
+    y = np.maximum(batch_norm_inference(y, layer.bn_1), 0)
+    y = conv(y, layer.conv_2, 1)
+    if layer.use_mfa:
+        y = mfa(y, layer.mfa_2)
+    y = batch_norm_inference(y, layer.bn_2)
+    shortcut = x
+    if layer.shortcut_conv is not None:
+        shortcut = batch_norm_inference(conv(x, layer.shortcut_conv, layer.strides), layer.shortcut_bn)
+    return np.maximum(y + shortcut, 0)
+
+
+# Parameter counts, straight from the spec's formulas.
+def mfa_params(c):
+    return 6 * (c * c + c) + 2 * c * c + c + 1 + 2 * c
+
+
+def mifa_params(c, m):
+    return (c * c + c) + m * (c * c + c) + 1 + c + m * c
+
+
+def drifa_net_params(
+    channels=(3, 3), widths=(64, 128, 256, 512), blocks=(2, 2, 2, 2), classes=(5, 7),
+    use_mfa=True, use_mifa=True,
+):
+    """Total parameters of DRIFA-Net, counted layer by layer from the architecture table."""
+    m = len(channels)
+    conv_p = lambda k, cin, cout: k * k * cin * cout + cout  # noqa: E731
+    bn = lambda c: 4 * c  # noqa: E731
+    attn = mfa_params if use_mfa else (lambda c: 0)
+    total = 0
+    num_blocks = sum(blocks)
+    for cin in channels:
+        total += conv_p(7, cin, widths[0]) + attn(widths[0]) + bn(widths[0])
+        c, k = widths[0], 0
+        for stage, (f, n) in enumerate(zip(widths, blocks)):
+            for b in range(n):
+                k += 1
+                stride = 2 if stage > 0 and b == 0 else 1
+                total += conv_p(3, c, f) + attn(f) + bn(f) + conv_p(3, f, f) + attn(f) + bn(f)
+                if stride != 1 or c != f:
+                    total += conv_p(1, c, f) + bn(f)
+                c = f
+                if k < num_blocks:
+                    total += attn(f)
+    if use_mifa:
+        for f, n in zip(widths, blocks):
+            total += n * mifa_params(f, m)
+    fused = m * widths[-1]
+    total += sum(fused * n + n for n in classes)
+    return total
+
+
+def drifa_net_non_trainable(num_modalities=2, widths=(64, 128, 256, 512), blocks=(2, 2, 2, 2)):
+    """BatchNorm moving mean and variance: 2 per BN channel."""
+    per_branch = widths[0]
+    c = widths[0]
+    for stage, (f, n) in enumerate(zip(widths, blocks)):
+        for b in range(n):
+            stride = 2 if stage > 0 and b == 0 else 1
+            per_branch += 2 * f + (f if (stride != 1 or c != f) else 0)
+            c = f
+    return 2 * per_branch * num_modalities
