@@ -8,7 +8,7 @@ def sigmoid_projection(units, name, dtype=None):
 
     A 1x1 convolution is a matrix product over the channel axis; `Dense` computes exactly
     that on a `(batch, height, width, channels)` input, with the same `channels * units +
-    units` parameters, and runs faster than `Conv2D` on every backend (measured in
-    `benchmarks/train_step.py`).
+    units` parameters and the same numbers; `benchmarks/pointwise_projection.py` times both
+    forms side by side.
     """
     return keras.layers.Dense(units, activation="sigmoid", name=name, dtype=dtype)
