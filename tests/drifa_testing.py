@@ -104,3 +104,12 @@ def check_layer_contract(
         assert all(keras.backend.standardize_dtype(o.dtype) == compute for o in outputs)
         assert all(w.dtype == "float32" for w in mixed.weights)
     return layer
+
+
+def dropout_model(mode="on_demand", rate=0.5, batch_norm=False, width=64):
+    """`Input -> [BatchNormalization "bn"] -> MCDropout "mc"`, the smallest MC model."""
+    from keras_drifa.layers import MCDropout
+
+    inputs = keras.Input((width,))
+    x = keras.layers.BatchNormalization(name="bn")(inputs) if batch_norm else inputs
+    return keras.Model(inputs, MCDropout(rate, mode=mode, seed=3, name="mc")(x))
