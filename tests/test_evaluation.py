@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+from keras_drifa.evaluation import METRIC_NAMES, classification_metrics, metrics_table
+
+sklearn_metrics = pytest.importorskip(
+    "sklearn.metrics", reason="scikit-learn is the reference implementation (test extra)"
+)
+
+
+def _random_case(seed, n=200, classes=4):
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(size=(n, classes))
+    labels = rng.integers(0, classes, n)
+    logits[np.arange(n), labels] += 1.0  # better than chance, not perfect
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return probs, labels
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_matches_scikit_learn(seed):
+    probs, labels = _random_case(seed)
+    predicted = probs.argmax(axis=1)
+    m = classification_metrics(probs, labels)
+    assert m["accuracy"] == pytest.approx(sklearn_metrics.accuracy_score(labels, predicted))
+    for name in ("precision", "recall", "f1"):
+        fn = getattr(sklearn_metrics, f"{name}_score")
+        assert m[name] == pytest.approx(fn(labels, predicted, average="macro", zero_division=0))
+    assert m["roc_auc"] == pytest.approx(
+        sklearn_metrics.roc_auc_score(labels, probs, multi_class="ovr", average="macro")
+    )
+
+
+def test_precision_and_recall_are_not_swapped():
+    # Class 1 is predicted for everything: its recall is 1, its precision 1/3.
+    probs = np.array([[0.2, 0.8]] * 3)
+    m = classification_metrics(probs, [0, 0, 1])
+    assert m["recall"] == pytest.approx((0.0 + 1.0) / 2)
+    assert m["precision"] == pytest.approx((0.0 + 1 / 3) / 2)
+
+
+def test_one_hot_labels_and_perfect_predictions():
+    probs = np.eye(3)[[0, 1, 2, 1]]
+    m = classification_metrics(probs, np.eye(3)[[0, 1, 2, 1]])
+    assert all(m[n] == pytest.approx(1.0) for n in ("accuracy", "precision", "recall", "f1", "roc_auc"))
+    assert m["ece"] == pytest.approx(0.0)
+
+
+def test_rejects_probabilities_that_do_not_sum_to_one():
+    with pytest.raises(ValueError, match="classification_metrics"):
+        classification_metrics(np.array([[0.5, 0.6]]), [0])
+
+
+def test_table_lists_every_metric_per_row():
+    probs, labels = _random_case(3)
+    table = metrics_table({"drifa": classification_metrics(probs, labels)}, title="task_0")
+    lines = table.splitlines()
+    assert lines[0] == "task_0" and all(n in lines[1] for n in METRIC_NAMES)
+    assert lines[2].startswith("drifa") and len(lines[2].split()) == 1 + len(METRIC_NAMES)
