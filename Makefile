@@ -4,6 +4,7 @@ VENV ?= .venv
 BACKEND ?= jax
 BACKENDS ?= tensorflow jax torch
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
 BIN := $(VENV)/bin
 CONSTRAINTS := requirements/constraints.txt
@@ -20,10 +21,21 @@ help:
 $(BIN)/.installed: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[all,test]"
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[all,cv,viz,test]"
 	touch $@
 
 venv: $(BIN)/.installed
+
+# The demo environment: the package with one backend and the plotting extra, nothing else.
+DEMO_VENV := .venv-demo-$(BACKEND)
+$(DEMO_VENV)/bin/.installed: pyproject.toml $(CONSTRAINTS)
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/pip install --quiet --upgrade pip
+	$(DEMO_VENV)/bin/pip install --quiet -c $(CONSTRAINTS) -e ".[$(BACKEND),viz]"
+	touch $@
+
+demo: $(DEMO_VENV)/bin/.installed
+	KERAS_BACKEND=$(BACKEND) $(DEMO_VENV)/bin/python examples/quickstart.py $(DEMO_ARGS)
 
 test: venv
 	BACKENDS="$(BACKENDS)" PYTEST_ARGS="$(PYTEST_ARGS)" PYTHON=$(BIN)/python scripts/test_all_backends.sh
@@ -35,4 +47,4 @@ benchmark: venv
 	for b in $(BACKENDS); do KERAS_BACKEND=$$b $(BIN)/python benchmarks/train_step.py; done
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache outputs
+	rm -rf $(VENV) .venv-demo-* build dist *.egg-info .pytest_cache outputs

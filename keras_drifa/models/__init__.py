@@ -1,5 +1,7 @@
-"""DRIFA-Net model builders."""
+"""DRIFA-Net model builders and the backbones DRIFA attention can sit on."""
 
+from keras_drifa.models.backbones import APPLICATION_BACKBONES, default_feature_layers
 from keras_drifa.models.drifa_net import build_model
+from keras_drifa.models.image_preprocessing import ImageNetPreprocessing
 
-__all__ = ["build_model"]
+__all__ = ["APPLICATION_BACKBONES", "ImageNetPreprocessing", "build_model", "default_feature_layers"]

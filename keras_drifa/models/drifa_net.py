@@ -9,11 +9,14 @@ from keras_drifa.layers import (
     RobustResidualAttentionBlock,
 )
 from keras_drifa.layers.mc_dropout import MC_DROPOUT_MODES
-from keras_drifa.models import _arguments
+from keras_drifa.models import _arguments, backbones
 
 FUSION_CONCAT = "fusion_concat"
 FUSION_DROPOUT = "fusion_dropout"
 FUSION_POOL = "fusion_pool"
+
+PAPER_WIDTHS = (64, 128, 256, 512)
+PAPER_BLOCKS_PER_STAGE = (2, 2, 2, 2)
 
 
 def build_model(
@@ -21,8 +24,12 @@ def build_model(
     input_shape=(128, 128, 3),
     num_classes=(5, 7),
     *,
-    widths=(64, 128, 256, 512),
-    blocks_per_stage=(2, 2, 2, 2),
+    backbone=backbones.DRIFA,
+    backbone_weights=None,
+    feature_layers=None,
+    trainable_backbone=True,
+    widths=PAPER_WIDTHS,
+    blocks_per_stage=PAPER_BLOCKS_PER_STAGE,
     dropout_rate=0.25,
     use_mfa=True,
     use_mifa=True,
@@ -40,16 +47,37 @@ def build_model(
     global average pooling, and ends in one softmax per task. The defaults are the paper
     configuration: 53,884,868 parameters, 19,200 of them non-trainable.
 
+    DRIFA's attention also fits on other networks (`backbone=`): every modality gets its own
+    copy of a `keras.applications` model, a KerasCV backbone or your functional
+    `keras.Model`; at each feature level an MFA refines each branch and a MIFA fuses the
+    branches, and the fused maps flow on through the backbone up to its last feature level,
+    which feeds the same head. See `keras_drifa.models.backbones` for the default levels.
+
     Args:
         modalities: number of modalities, or a list of their names.
         input_shape: `(height, width, channels)` for every modality, or a list with one
             shape per modality (channels and spatial size may differ).
         num_classes: an int (one head), a sequence (one head each) or a dict
             `{task_name: n}`; each at least 2.
-        widths: filters of each stage; the stem uses `widths[0]`.
-        blocks_per_stage: RRA blocks in each stage; the first block of every stage after
-            the first has stride 2.
-        dropout_rate: MC dropout rate in [0, 1); 0 removes the MC dropout layers.
+        backbone: `"drifa"` (the paper network), the name of a `keras.applications` model
+            (e.g. `"efficientnetb0"`, `"resnet50"`, `"densenet121"`, `"mobilenetv2"`; see
+            `keras_drifa.models.backbones.APPLICATION_BACKBONES`), a KerasCV backbone, or a
+            functional `keras.Model` with one image input (then `feature_layers` is
+            required). Inputs are images in [0, 1]: the ImageNet preprocessing of a named
+            backbone is part of the model; your own model receives the images unchanged.
+        backbone_weights: for `keras.applications` names: `None` (random), `"imagenet"` or
+            the path of a weights file.
+        feature_layers: names of backbone layers whose outputs are the feature levels, from
+            the input towards the output. `None`: the family's default levels (the last
+            block outputs at strides 8 and 16 and the final feature map) or a KerasCV
+            backbone's last three pyramid levels.
+        trainable_backbone: `False` freezes the backbone copies; the attention layers and
+            heads still train.
+        widths: filters of each stage of the `"drifa"` backbone; the stem uses `widths[0]`.
+        blocks_per_stage: RRA blocks in each stage of the `"drifa"` backbone; the first
+            block of every stage after the first has stride 2.
+        dropout_rate: MC dropout rate in [0, 1); 0 removes the MC dropout layers. With
+            another backbone only the head has MC dropout.
         use_mfa: `False` removes every MFA (the paper's MFA ablation).
         use_mifa: `False` removes every MIFA (the MIFA ablation). With both `False` the
             model is a plain multi-branch ResNet with concatenation fusion.
@@ -71,12 +99,24 @@ def build_model(
                                     widths=(8, 16, 16, 32))
     model.compile(optimizer="adam", loss="categorical_crossentropy", loss_weights=[0.5, 0.5])
     model.fit([x_a, x_b], [y_a, y_b], epochs=2)
+
+    transfer = keras_drifa.build_model(modalities=2, input_shape=(224, 224, 3),
+                                       num_classes=(5, 7), backbone="efficientnetb0",
+                                       backbone_weights="imagenet")
     ```
     """
     modality_names = _arguments.modality_names(modalities, modality_names)
     shapes = _arguments.input_shapes(input_shape, modality_names)
     tasks = _arguments.tasks(num_classes, task_names)
     widths, blocks_per_stage = _arguments.stages(widths, blocks_per_stage)
+    uses_drifa = backbones.is_drifa(backbone)
+    if uses_drifa:
+        backbones.check_drifa_arguments(backbone_weights, feature_layers, trainable_backbone)
+    elif (widths, blocks_per_stage) != (PAPER_WIDTHS, PAPER_BLOCKS_PER_STAGE):
+        raise ValueError(
+            f"build_model: widths={widths} and blocks_per_stage={blocks_per_stage} shape the "
+            f"'drifa' backbone only; received them with backbone={backbone!r:.80}."
+        )
     if isinstance(dropout_rate, bool) or not isinstance(dropout_rate, (int, float)) or not (
         0 <= dropout_rate < 1
     ):
@@ -94,6 +134,41 @@ def build_model(
         return MCDropout(dropout_rate, mode=mc_dropout, name=layer_name)(x)
 
     inputs = [keras.Input(shape, name=m) for m, shape in zip(modality_names, shapes)]
+    if uses_drifa:
+        features = _drifa_branches(
+            inputs, modality_names, widths, blocks_per_stage, use_mfa, use_mifa, dropout
+        )
+    else:
+        features = backbones.backbone_features(
+            backbone,
+            inputs,
+            modality_names,
+            backbone_weights=backbone_weights,
+            feature_layers=feature_layers,
+            trainable_backbone=trainable_backbone,
+            use_mfa=use_mfa,
+            use_mifa=use_mifa,
+        )
+
+    # Zero-parameter markers: the last feature map of each branch, for Grad-CAM and users.
+    features = [
+        keras.layers.Identity(name=f"{m}_features")(x) for m, x in zip(modality_names, features)
+    ]
+    pooled = _fusion_head(features, modality_names, dropout)
+    # Softmax heads stay float32 under mixed precision, for numerically safe losses.
+    outputs = [
+        keras.layers.Dense(n, activation="softmax", dtype="float32", name=task)(pooled)
+        for task, n in tasks
+    ]
+    return keras.Model(
+        inputs=inputs if len(inputs) > 1 else inputs[0],
+        outputs=outputs if len(outputs) > 1 else outputs[0],
+        name=name,
+    )
+
+
+def _drifa_branches(inputs, modality_names, widths, blocks_per_stage, use_mfa, use_mifa, dropout):
+    """The paper network: a stem per modality, then the RRA blocks with MFA, MIFA, dropout."""
     features = [
         _stem(x, widths[0], use_mfa, prefix=m) for m, x in zip(modality_names, inputs)
     ]
@@ -117,24 +192,29 @@ def build_model(
             features = MultimodalInformationFusionAttention(
                 block["filters"], name=f"mifa_block{k}"
             )(features)
+    return features
 
-    fused = (
-        keras.layers.Concatenate(name=FUSION_CONCAT)(features)
-        if len(features) > 1
-        else features[0]
-    )
-    fused = dropout(fused, FUSION_DROPOUT)
-    pooled = keras.layers.GlobalAveragePooling2D(name=FUSION_POOL)(fused)
-    # Softmax heads stay float32 under mixed precision, for numerically safe losses.
-    outputs = [
-        keras.layers.Dense(n, activation="softmax", dtype="float32", name=task)(pooled)
-        for task, n in tasks
+
+def _fusion_head(features, modality_names, dropout):
+    """Concatenate the branches, MC dropout, global average pooling: the fused vector.
+
+    When the branches' final maps differ in size (modalities of different resolutions),
+    they cannot be concatenated as maps; each is then dropped out and pooled on its own
+    before concatenation, which is the same computation because dropout acts element-wise
+    and the pooling per channel.
+    """
+    if len(features) == 1:
+        return keras.layers.GlobalAveragePooling2D(name=FUSION_POOL)(
+            dropout(features[0], FUSION_DROPOUT)
+        )
+    if len({tuple(x.shape[1:3]) for x in features}) == 1:
+        fused = keras.layers.Concatenate(name=FUSION_CONCAT)(features)
+        return keras.layers.GlobalAveragePooling2D(name=FUSION_POOL)(dropout(fused, FUSION_DROPOUT))
+    pooled = [
+        keras.layers.GlobalAveragePooling2D(name=f"{m}_pool")(dropout(x, f"{m}_{FUSION_DROPOUT}"))
+        for m, x in zip(modality_names, features)
     ]
-    return keras.Model(
-        inputs=inputs if len(inputs) > 1 else inputs[0],
-        outputs=outputs if len(outputs) > 1 else outputs[0],
-        name=name,
-    )
+    return keras.layers.Concatenate(name=FUSION_POOL)(pooled)
 
 
 def _stem(x, filters, use_mfa, prefix):

@@ -1,0 +1,301 @@
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+from drifa_reference import drifa_net_non_trainable, drifa_net_params
+from drifa_testing import BACKEND, RUN_EAGERLY, TINY, batch, tiny_model
+
+import keras_drifa
+from keras_drifa.layers import (
+    MCDropout,
+    MultiBranchFusionAttention,
+    MultimodalInformationFusionAttention,
+    RobustResidualAttentionBlock,
+)
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def _non_trainable(model):
+    return sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
+
+
+def test_paper_configuration_has_the_published_parameter_count():
+    model = keras_drifa.build_model()
+    assert model.count_params() == 53_884_868
+    assert _non_trainable(model) == 19_200
+    assert model.count_params() == drifa_net_params()
+
+
+def test_parameter_count_does_not_depend_on_image_size():
+    small = keras_drifa.build_model(input_shape=(64, 64, 3), widths=(8, 8, 16, 16))
+    large = keras_drifa.build_model(input_shape=(200, 160, 3), widths=(8, 8, 16, 16))
+    assert small.count_params() == large.count_params()
+
+
+@pytest.mark.parametrize(
+    "kwargs,expected",
+    [
+        (dict(), dict()),
+        (dict(use_mfa=False), dict(use_mfa=False)),
+        (dict(use_mifa=False), dict(use_mifa=False)),
+        (dict(use_mfa=False, use_mifa=False), dict(use_mfa=False, use_mifa=False)),
+        (
+            dict(modalities=3, input_shape=[(32, 32, 3), (24, 24, 1), (40, 32, 4)], num_classes=(2, 3, 4)),
+            dict(channels=(3, 1, 4), classes=(2, 3, 4)),
+        ),
+        (dict(blocks_per_stage=(2, 1, 3, 1)), dict(blocks=(2, 1, 3, 1))),
+    ],
+    ids=["drifa", "no-mfa", "no-mifa", "resnet-baseline", "three-modalities", "blocks"],
+)
+def test_parameter_counts_match_the_spec_formulas(kwargs, expected):
+    widths = (8, 8, 16, 16)
+    model = keras_drifa.build_model(**dict(dict(input_shape=(32, 32, 3), widths=widths), **kwargs))
+    expected = dict(dict(widths=widths), **expected)
+    assert model.count_params() == drifa_net_params(**expected)
+    m = len(expected.get("channels", (3, 3)))
+    assert _non_trainable(model) == drifa_net_non_trainable(m, widths, expected.get("blocks", (2, 2, 2, 2)))
+
+
+def test_ablations_remove_every_mfa_or_mifa():
+    def count(model, cls):
+        return sum(isinstance(layer, cls) for layer in model._flatten_layers())
+
+    full = tiny_model()
+    assert count(full, MultiBranchFusionAttention) > 0 and count(full, MultimodalInformationFusionAttention) == 4
+    no_mfa = tiny_model(use_mfa=False)
+    assert count(no_mfa, MultiBranchFusionAttention) == 0
+    assert count(no_mfa, MultimodalInformationFusionAttention) == 4
+    baseline = tiny_model(use_mfa=False, use_mifa=False)
+    assert count(baseline, MultiBranchFusionAttention) == 0
+    assert count(baseline, MultimodalInformationFusionAttention) == 0
+    assert count(baseline, RobustResidualAttentionBlock) == 8
+
+
+def test_layout_follows_the_architecture_table():
+    model = keras_drifa.build_model(input_shape=(32, 32, 3), widths=(8, 8, 16, 16))
+    names = {layer.name for layer in model.layers}
+    for k in range(1, 9):
+        assert f"mifa_block{k}" in names
+        assert (f"modality_0_block{k}_dropout" in names) == (k <= 6)
+        assert (f"modality_1_block{k}_mfa" in names) == (k <= 7)
+    strides = [model.get_layer(f"modality_0_block{k}").strides for k in range(1, 9)]
+    assert strides == [1, 1, 2, 1, 2, 1, 2, 1]
+    assert isinstance(model.get_layer("fusion_dropout"), MCDropout)
+    assert tuple(model.get_layer("fusion_concat").output.shape) == (None, 1, 1, 32)
+
+
+def test_inputs_and_outputs_carry_modality_and_task_names():
+    model = keras_drifa.build_model(
+        ["pap_smear", "dermoscopy"], num_classes={"sipakmed": 5, "ham10000": 7}, **{
+            k: v for k, v in TINY.items()
+        }
+    )
+    assert [t.name for t in model.inputs] == ["pap_smear", "dermoscopy"]
+    assert model.output_names == ["sipakmed", "ham10000"]
+    assert [tuple(o.shape) for o in model.outputs] == [(None, 5), (None, 7)]
+
+
+def test_single_modality_and_single_task_give_plain_tensors():
+    model = keras_drifa.build_model(1, num_classes=3, **TINY)
+    assert not isinstance(model.input, list) and tuple(model.output.shape) == (None, 3)
+    out = model.predict(np.zeros((2, 32, 32, 3), "float32"), verbose=0)
+    assert out.shape == (2, 3)
+
+
+def test_modalities_may_differ_in_channels_and_size():
+    model = keras_drifa.build_model(
+        2, input_shape=[(32, 32, 1), (24, 40, 3)], num_classes=(3, 4), widths=(8, 8, 16, 16),
+        blocks_per_stage=(1, 1, 1, 1),
+    )
+    xs, _ = batch(model, 2)
+    a, b = model.predict(xs, verbose=0)
+    assert a.shape == (2, 3) and b.shape == (2, 4)
+    np.testing.assert_allclose(a.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def trained_tiny():
+    """A tiny DRIFA-Net trained on a task it can learn: which modality-0 half is brighter."""
+    keras.utils.set_random_seed(7)
+    rng = np.random.default_rng(7)
+    n = 64
+    labels_a = rng.integers(0, 3, n)
+    x_a = rng.random((n, 32, 32, 3), dtype=np.float32) * 0.2
+    for i, label in enumerate(labels_a):
+        x_a[i, :, label * 10 : label * 10 + 10] += 0.8
+    labels_b = rng.integers(0, 4, n)
+    x_b = rng.random((n, 32, 32, 3), dtype=np.float32) * 0.2 + labels_b[:, None, None, None] * 0.2
+    y = {"task_0": keras.utils.to_categorical(labels_a, 3), "task_1": keras.utils.to_categorical(labels_b, 4)}
+    model = tiny_model()
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3), loss=["categorical_crossentropy"] * 2,
+        loss_weights=[0.5, 0.5], run_eagerly=RUN_EAGERLY,
+    )
+    history = model.fit({"modality_0": x_a, "modality_1": x_b}, y, epochs=8, batch_size=32, verbose=0)
+    return model, [x_a, x_b], history
+
+
+def test_tiny_configuration_learns_a_tiny_task(trained_tiny):
+    _, _, history = trained_tiny
+    losses = history.history["loss"]
+    assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_predict_is_deterministic_by_default(trained_tiny):
+    model, xs, _ = trained_tiny
+    first, second = model.predict(xs, verbose=0), model.predict(xs, verbose=0)
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_mc_sampling_gives_different_samples_and_leaves_batch_norm_alone(trained_tiny):
+    model, xs, _ = trained_tiny
+    deterministic = model.predict(xs, verbose=0)
+    stats = [keras.ops.convert_to_numpy(w).copy() for w in model.non_trainable_weights]
+    with keras_drifa.mc_sampling(model):
+        s1, s2 = model.predict(xs, verbose=0), model.predict(xs, verbose=0)
+    assert not np.allclose(s1[0], s2[0])
+    for before, w in zip(stats, model.non_trainable_weights):
+        np.testing.assert_array_equal(before, keras.ops.convert_to_numpy(w))
+    for a, b in zip(deterministic, model.predict(xs, verbose=0)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_keras_file_round_trip_without_custom_objects(trained_tiny, tmp_path):
+    model, xs, _ = trained_tiny
+    path = str(tmp_path / "drifa.keras")
+    model.save(path)
+    restored = keras.models.load_model(path)
+    assert restored.count_params() == model.count_params()
+    for a, b in zip(model.predict(xs, verbose=0), restored.predict(xs, verbose=0)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+_LOAD_AND_PREDICT = textwrap.dedent(
+    """
+    import sys, numpy as np, keras
+    import keras_drifa  # noqa: F401  (registers nothing new: loading needs no custom_objects)
+    model = keras.models.load_model(sys.argv[1])
+    data = np.load(sys.argv[2])
+    outputs = model([data["x0"], data["x1"]], training=False)
+    np.savez(sys.argv[3], *[keras.ops.convert_to_numpy(o) for o in outputs])
+    """
+)
+
+
+def test_weights_saved_under_this_backend_load_under_the_others(trained_tiny, tmp_path):
+    model, xs, _ = trained_tiny
+    path = str(tmp_path / "drifa.keras")
+    model.save(path)
+    inputs = tmp_path / "inputs.npz"
+    np.savez(inputs, x0=xs[0][:8], x1=xs[1][:8])
+    expected = [keras.ops.convert_to_numpy(o) for o in model([xs[0][:8], xs[1][:8]], training=False)]
+    for other in (b for b in BACKENDS if b != BACKEND):
+        out = tmp_path / f"{other}.npz"
+        env = dict(os.environ, KERAS_BACKEND=other, TF_CPP_MIN_LOG_LEVEL="3")
+        result = subprocess.run(
+            [sys.executable, "-c", _LOAD_AND_PREDICT, path, str(inputs), str(out)],
+            env=env, capture_output=True, text=True, timeout=600,
+        )
+        assert result.returncode == 0, f"{other}: {result.stderr[-3000:]}"
+        got = np.load(out)
+        for i, e in enumerate(expected):
+            np.testing.assert_allclose(got[f"arr_{i}"], e, rtol=1e-4, atol=1e-5, err_msg=other)
+
+
+def test_always_mode_reproduces_the_authors_random_inference():
+    model = tiny_model(mc_dropout="always")
+    xs, _ = batch(model, 4)
+    a, b = model(xs, training=False), model(xs, training=False)
+    assert not np.allclose(keras.ops.convert_to_numpy(a[0]), keras.ops.convert_to_numpy(b[0]))
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_keeps_float32_variables_and_softmax(policy):
+    keras.config.set_dtype_policy(policy)
+    model = tiny_model()
+    xs, _ = batch(model, 2)
+    outputs = model(xs, training=False)
+    assert all(keras.backend.standardize_dtype(o.dtype) == "float32" for o in outputs)
+    assert all(o.dtype == "float32" for o in model.outputs)
+    assert all(w.dtype == "float32" for w in model.weights)
+    for o in outputs:
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(o).sum(axis=1), 1.0, rtol=1e-3)
+
+
+@pytest.mark.compiled
+def test_compiled_training_and_prediction():
+    """The compiled (traced / jitted) train and predict functions, on every backend."""
+    model = keras_drifa.build_model(
+        input_shape=(16, 16, 3), num_classes=(2, 3), widths=(4, 8), blocks_per_stage=(1, 1)
+    )
+    model.compile(optimizer="adam", loss="categorical_crossentropy", run_eagerly=False)
+    xs, ys = batch(model, 8)
+    history = model.fit(xs, ys, epochs=2, batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    first = model.predict(xs, verbose=0)
+    with keras_drifa.mc_sampling(model):
+        sampled = model.predict(xs, verbose=0)
+    assert not np.allclose(first[0], sampled[0])
+    np.testing.assert_array_equal(model.predict(xs, verbose=0)[0], first[0])
+
+
+def test_importing_does_not_import_other_backends():
+    # Keras itself may import other installed frameworks (on torch it imports jax); the
+    # package must add none beyond what `import keras` already loaded.
+    others = tuple(b for b in BACKENDS if b != BACKEND) + ("jaxlib",)
+    code = textwrap.dedent(
+        f"""
+        import sys
+        def loaded():
+            return {{m for m in sys.modules if m.split(".")[0] in {others!r}}}
+        import keras
+        before = loaded()
+        import keras_drifa
+        keras_drifa.build_model(input_shape=(16, 16, 3), widths=(4, 4), blocks_per_stage=(1, 1))
+        print(",".join(sorted(loaded() - before)))
+        """
+    )
+    env = dict(os.environ, KERAS_BACKEND=BACKEND)
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(modalities=0), r"modalities must be an integer >= 1.*received 0"),
+        (dict(modalities=[]), r"at least one modality"),
+        (dict(modalities=2.0), r"modalities must be an integer >= 1.*received 2.0"),
+        (dict(input_shape=(1, 64, 64, 3)), r"input_shape has 4 dimensions \(1, 64, 64, 3\); expected \(height, width, channels\)"),
+        (dict(input_shape=[(64, 64, 3), (1, 64, 64, 3)]), r"input_shape for modality 1 has 4 dimensions"),
+        (dict(input_shape=[(64, 64, 3)] * 3), r"input_shape lists 3 shapes.*expected one shape for all modalities or 2"),
+        (dict(input_shape=(64, 64, 0)), r"channels=0; expected a positive integer"),
+        (dict(input_shape=(64, -1, 3)), r"width=-1; expected a positive integer or None"),
+        (dict(modality_names=["a"]), r"modality_names has 1 entries \['a'\]; expected 2"),
+        (dict(modality_names=["a", "a"]), r"modality names must be unique"),
+        (dict(modalities=["a", "b"], modality_names=["c", "d"]), r"do not also pass modality_names"),
+        (dict(task_names=["x", "y", "z"]), r"task_names has 3 entries.*expected 2"),
+        (dict(num_classes=(5, 1)), r"num_classes for task 'task_1' is 1; expected an integer >= 2"),
+        (dict(num_classes=1), r"num_classes for task 'task_0' is 1"),
+        (dict(num_classes={"a": 3, "b": 0}), r"num_classes for task 'b' is 0"),
+        (dict(num_classes={"a": 3}, task_names=["b"]), r"do not also pass task_names"),
+        (dict(num_classes="5"), r"num_classes must be an int"),
+        (dict(widths=(64, 0, 256, 512)), r"widths must be a non-empty sequence of positive integers; received widths=\(64, 0, 256, 512\)"),
+        (dict(widths=(64, 128)), r"widths \(64, 128\) has 2 stages but blocks_per_stage \(2, 2, 2, 2\) has 4"),
+        (dict(blocks_per_stage=(2, 2, -1, 2)), r"blocks_per_stage must be a non-empty sequence of positive integers"),
+        (dict(dropout_rate=1.0), r"dropout_rate must be a number in \[0, 1\); received 1.0"),
+        (dict(dropout_rate=-0.1), r"dropout_rate must be a number in \[0, 1\)"),
+        (dict(mc_dropout="sometimes"), r"mc_dropout must be one of \('on_demand', 'always'\); received 'sometimes'"),
+        (dict(modality_names=["a/b", "c"]), r"without '/'"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        keras_drifa.build_model(**kwargs)
