@@ -25,6 +25,7 @@ class RobustResidualAttentionBlock(keras.layers.Layer):
         strides: stride of the first convolution and the shortcut (1 or 2 in DRIFA-Net).
         use_mfa: `False` removes both MFAs, leaving a plain ResNet basic block (the
             paper's ablation).
+        batch_norm_momentum: momentum of the batch normalisation moving statistics.
         **kwargs: standard layer arguments (`name`, `dtype`, ...).
 
     Input shape: `(batch, height, width, channels)`.
@@ -38,19 +39,24 @@ class RobustResidualAttentionBlock(keras.layers.Layer):
     (2, 8, 8, 16)
     """
 
-    def __init__(self, filters, strides=1, use_mfa=True, **kwargs):
+    def __init__(self, filters, strides=1, use_mfa=True, batch_norm_momentum=0.99, **kwargs):
         super().__init__(**kwargs)
         name = self.__class__.__name__
         self.filters = check_positive_int(name, "filters", filters)
         self.strides = check_positive_int(name, "strides", strides)
         self.use_mfa = bool(use_mfa)
+        self.batch_norm_momentum = batch_norm_momentum
         dtype = self.dtype_policy
         self.conv_1 = keras.layers.Conv2D(
             filters, 3, strides=strides, padding="same", name="conv_1", dtype=dtype
         )
         self.conv_2 = keras.layers.Conv2D(filters, 3, padding="same", name="conv_2", dtype=dtype)
-        self.bn_1 = keras.layers.BatchNormalization(name="bn_1", dtype=dtype)
-        self.bn_2 = keras.layers.BatchNormalization(name="bn_2", dtype=dtype)
+        self.bn_1 = keras.layers.BatchNormalization(
+            momentum=batch_norm_momentum, name="bn_1", dtype=dtype
+        )
+        self.bn_2 = keras.layers.BatchNormalization(
+            momentum=batch_norm_momentum, name="bn_2", dtype=dtype
+        )
         if self.use_mfa:
             self.mfa_1 = MultiBranchFusionAttention(filters, name="mfa_1", dtype=dtype)
             self.mfa_2 = MultiBranchFusionAttention(filters, name="mfa_2", dtype=dtype)
@@ -71,7 +77,7 @@ class RobustResidualAttentionBlock(keras.layers.Layer):
                 dtype=self.dtype_policy,
             )
             self.shortcut_bn = keras.layers.BatchNormalization(
-                name="shortcut_bn", dtype=self.dtype_policy
+                momentum=self.batch_norm_momentum, name="shortcut_bn", dtype=self.dtype_policy
             )
             self.shortcut_conv.build(input_shape)
             self.shortcut_bn.build(hidden_shape)
@@ -96,7 +102,12 @@ class RobustResidualAttentionBlock(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            {"filters": self.filters, "strides": self.strides, "use_mfa": self.use_mfa}
+            {
+                "filters": self.filters,
+                "strides": self.strides,
+                "use_mfa": self.use_mfa,
+                "batch_norm_momentum": self.batch_norm_momentum,
+            }
         )
         return config
 

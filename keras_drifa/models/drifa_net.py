@@ -33,6 +33,7 @@ def build_model(
     dropout_rate=0.25,
     use_mfa=True,
     use_mifa=True,
+    batch_norm_momentum=0.99,
     mc_dropout="on_demand",
     modality_names=None,
     task_names=None,
@@ -81,6 +82,10 @@ def build_model(
         use_mfa: `False` removes every MFA (the paper's MFA ablation).
         use_mifa: `False` removes every MIFA (the MIFA ablation). With both `False` the
             model is a plain multi-branch ResNet with concatenation fusion.
+        batch_norm_momentum: momentum of the moving statistics of the `"drifa"`
+            backbone's batch normalisation (Keras's and the authors' 0.99). Short
+            trainings (a few hundred steps) predict better with 0.9: the moving averages
+            then catch up with the weights.
         mc_dropout: `"on_demand"` (deterministic inference; sample with
             `keras_drifa.mc_sampling(model)`) or `"always"` (the authors' always-on
             dropout).
@@ -123,6 +128,13 @@ def build_model(
         raise ValueError(
             f"build_model: dropout_rate must be a number in [0, 1); received {dropout_rate!r}."
         )
+    if isinstance(batch_norm_momentum, bool) or not isinstance(
+        batch_norm_momentum, (int, float)
+    ) or not 0 <= batch_norm_momentum < 1:
+        raise ValueError(
+            "build_model: batch_norm_momentum must be a number in [0, 1); received "
+            f"{batch_norm_momentum!r}."
+        )
     if mc_dropout not in MC_DROPOUT_MODES:
         raise ValueError(
             f"build_model: mc_dropout must be one of {MC_DROPOUT_MODES}; received {mc_dropout!r}."
@@ -136,7 +148,8 @@ def build_model(
     inputs = [keras.Input(shape, name=m) for m, shape in zip(modality_names, shapes)]
     if uses_drifa:
         features = _drifa_branches(
-            inputs, modality_names, widths, blocks_per_stage, use_mfa, use_mifa, dropout
+            inputs, modality_names, widths, blocks_per_stage, use_mfa, use_mifa, dropout,
+            batch_norm_momentum,
         )
     else:
         features = backbones.backbone_features(
@@ -167,17 +180,20 @@ def build_model(
     )
 
 
-def _drifa_branches(inputs, modality_names, widths, blocks_per_stage, use_mfa, use_mifa, dropout):
+def _drifa_branches(
+    inputs, modality_names, widths, blocks_per_stage, use_mfa, use_mifa, dropout, momentum
+):
     """The paper network: a stem per modality, then the RRA blocks with MFA, MIFA, dropout."""
     features = [
-        _stem(x, widths[0], use_mfa, prefix=m) for m, x in zip(modality_names, inputs)
+        _stem(x, widths[0], use_mfa, momentum, prefix=m) for m, x in zip(modality_names, inputs)
     ]
 
     for block in _block_plan(widths, blocks_per_stage):
         k = block["index"]
         features = [
             RobustResidualAttentionBlock(
-                block["filters"], block["strides"], use_mfa=use_mfa, name=f"{m}_block{k}"
+                block["filters"], block["strides"], use_mfa=use_mfa,
+                batch_norm_momentum=momentum, name=f"{m}_block{k}",
             )(x)
             for m, x in zip(modality_names, features)
         ]
@@ -217,11 +233,11 @@ def _fusion_head(features, modality_names, dropout):
     return keras.layers.Concatenate(name=FUSION_POOL)(pooled)
 
 
-def _stem(x, filters, use_mfa, prefix):
+def _stem(x, filters, use_mfa, momentum, prefix):
     x = keras.layers.Conv2D(filters, 7, strides=2, padding="same", name=f"{prefix}_stem_conv")(x)
     if use_mfa:
         x = MultiBranchFusionAttention(filters, name=f"{prefix}_stem_mfa")(x)
-    x = keras.layers.BatchNormalization(name=f"{prefix}_stem_bn")(x)
+    x = keras.layers.BatchNormalization(momentum=momentum, name=f"{prefix}_stem_bn")(x)
     x = keras.layers.ReLU(name=f"{prefix}_stem_relu")(x)
     return keras.layers.MaxPooling2D(3, strides=2, padding="same", name=f"{prefix}_stem_pool")(x)
 

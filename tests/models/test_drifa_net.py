@@ -299,3 +299,18 @@ def test_importing_does_not_import_other_backends():
 def test_bad_arguments_raise_clear_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         keras_drifa.build_model(**kwargs)
+
+
+def test_batch_norm_momentum_reaches_every_batch_norm_layer():
+    model = tiny_model(batch_norm_momentum=0.9)
+    norms = [l for l in model._flatten_layers() if isinstance(l, keras.layers.BatchNormalization)]
+    assert len(norms) == 2 + 2 * (4 * 2 + 3)  # stems, two per block, three projections
+    assert {l.momentum for l in norms} == {0.9}
+    assert {l.momentum for l in tiny_model()._flatten_layers()
+            if isinstance(l, keras.layers.BatchNormalization)} == {0.99}
+
+
+@pytest.mark.parametrize("momentum", [1.0, -0.5, "0.9"])
+def test_rejects_batch_norm_momentum_outside_unit_interval(momentum):
+    with pytest.raises(ValueError, match=r"batch_norm_momentum must be a number in \[0, 1\)"):
+        keras_drifa.build_model(batch_norm_momentum=momentum)
