@@ -1,0 +1,127 @@
+"""What the file loaders share: argument checks, reading with a progress bar, skipping
+unreadable files, and assembling stratified splits."""
+
+import os
+import warnings
+
+import keras
+import numpy as np
+
+from keras_drifa.data import _checks, _image_io
+from keras_drifa.data.labelled_images import ImageSplits, LabelledImages
+from keras_drifa.data.splits import stratified_split
+
+
+def check_options(
+    where, image_size, channels, interpolation, on_error, seed, allow_none_size=False
+):
+    size = _checks.image_size(where, image_size, allow_none=allow_none_size)
+    if channels not in (1, 3):
+        raise ValueError(
+            f"{where}: channels must be 1 (grayscale) or 3 (RGB); received {channels!r}."
+        )
+    _checks.choice(where, "interpolation", interpolation, _image_io.INTERPOLATIONS)
+    _checks.choice(where, "on_error", on_error, _image_io.ON_ERROR)
+    _checks.seed(where, seed)
+    return size
+
+
+def check_extensions(where, extensions):
+    if (
+        isinstance(extensions, str)
+        or not extensions
+        or not all(isinstance(e, str) and e.startswith(".") for e in extensions)
+    ):
+        raise ValueError(
+            f"{where}: extensions must be a non-empty list of file extensions such as "
+            f"('.png', '.jpg'); received {extensions!r}."
+        )
+    return tuple(e.lower() for e in extensions)
+
+
+def existing_directory(where, name, path):
+    path = os.fspath(path)
+    if not os.path.isdir(path):
+        raise FileNotFoundError(
+            f"{where}: {name} {path!r} is not an existing directory"
+            + (" (it is a file)." if os.path.exists(path) else ".")
+        )
+    return path
+
+
+def read_all(where, items, image_size, channels, interpolation, on_error, verbose, searched=""):
+    """Reads `items`, a list of `(source, path)`; `path` None means no file was found
+    (in `searched`, which the error message names).
+
+    Returns `(images, kept, skipped)`: the images of the readable items, their positions
+    in `items`, and `(source, reason)` for each skipped one. Raises on the first failure
+    when `on_error="raise"`.
+    """
+    Image, _ = _image_io.pillow(where)
+    errors = _image_io.read_errors(Image)
+    images, kept, skipped = [], [], []
+    progress = keras.utils.Progbar(len(items), unit_name="image") if verbose and items else None
+    for i, (source, path) in enumerate(items):
+        try:
+            if path is None:
+                raise FileNotFoundError(f"no image file found{searched}")
+            image = _image_io.read_image(path, image_size, channels, interpolation, where)
+        except errors as error:
+            reason = str(error) or type(error).__name__
+            if on_error == "raise":
+                raise ValueError(
+                    f"{where}: cannot read image {path or source!r}: {reason}. Pass "
+                    "on_error='skip' to skip unreadable images with a warning."
+                ) from error
+            skipped.append((path or source, reason))
+        else:
+            if images and image.shape != images[0].shape:
+                raise ValueError(
+                    f"{where}: image {path!r} has size {image.shape[:2]} but "
+                    f"{items[kept[0]][1]!r} has {images[0].shape[:2]}; pass image_size="
+                    "(height, width) to resize all images to one size."
+                )
+            images.append(image)
+            kept.append(i)
+        if progress is not None:
+            progress.update(i + 1)
+    if skipped:
+        shown = "; ".join(f"{s}: {r}" for s, r in skipped[:3])
+        warnings.warn(
+            f"{where}: skipped {len(skipped)} of {len(items)} images that could not be "
+            f"read ({shown}{'; ...' if len(skipped) > 3 else ''}). The list is in the "
+            "result's `skipped`.",
+            stacklevel=3,
+        )
+    shape = (0,) + (tuple(image_size) if image_size else (0, 0)) + (channels,)
+    stacked = np.stack(images) if images else np.zeros(shape, "float32")
+    return stacked, kept, tuple(skipped)
+
+
+def check_no_empty_class(where, labels, class_names, after_skipping):
+    counts = np.bincount(labels, minlength=len(class_names))
+    empty = [name for name, count in zip(class_names, counts) if count == 0]
+    if empty:
+        raise ValueError(
+            f"{where}: class{'es' if len(empty) > 1 else ''} {empty} "
+            f"{'have' if len(empty) > 1 else 'has'} no images"
+            + (" left after skipping unreadable files" if after_skipping else "")
+            + "; every class needs at least one. Class counts: "
+            + f"{dict(zip(class_names, counts.tolist()))}."
+        )
+
+
+def splits(data, val_fraction, test_fraction, seed, skipped=(), test=None):
+    """Stratified `ImageSplits` of `data` (a `LabelledImages`); a separate `test` set
+    replaces the test fraction."""
+    train, val, held_out = stratified_split(data.labels, val_fraction, test_fraction, seed)
+    return ImageSplits(
+        data.subset(train),
+        data.subset(val),
+        test if test is not None else data.subset(held_out),
+        tuple(skipped),
+    )
+
+
+def labelled(images, labels, class_names, sources):
+    return LabelledImages(images, np.asarray(labels, "int32"), tuple(class_names), tuple(sources))

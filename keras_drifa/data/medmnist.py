@@ -1,0 +1,161 @@
+"""`load_medmnist`: a MedMNIST `.npz` file (PathMNIST, DermaMNIST, BloodMNIST, ...)."""
+
+import os
+
+import keras
+import numpy as np
+
+from keras_drifa.data import _image_io, _loading
+from keras_drifa.data.labelled_images import ImageSplits
+
+SPLITS = ("train", "val", "test")
+
+
+def load_medmnist(
+    path,
+    *,
+    image_size=None,
+    channels=3,
+    class_names=None,
+    val_fraction=None,
+    test_fraction=None,
+    seed=0,
+    interpolation="bilinear",
+    verbose=1,
+):
+    """Loads a 2-D MedMNIST `.npz` file with its own or a new stratified split.
+
+    The file holds `train_images`, `train_labels`, `val_images`, `val_labels`,
+    `test_images` and `test_labels` (uint8 images `(N, H, W)` or `(N, H, W, 3)`, labels
+    `(N, 1)`), as downloaded by the `medmnist` package or from zenodo.org/records/10519652.
+    Nothing is downloaded here. Multi-label (ChestMNIST) and 3-D (OrganMNIST3D, ...)
+    files are not supported.
+
+    Args:
+        path: the `.npz` file.
+        image_size: `(height, width)` (or one int) to resize to, or `None` (default) to
+            keep the file's size (28, 64, 128 or 224).
+        channels: 3 (RGB; grayscale images are repeated) or 1 (grayscale).
+        class_names: the class names in label order (MedMNIST files store only label
+            numbers; its `INFO[flag]["label"]` has the names). Default: `"0"`, `"1"`, ...
+            up to the largest label.
+        val_fraction: `None` (default) keeps the file's validation split. Together with
+            `test_fraction`, a number pools all images and splits them again, stratified.
+        test_fraction: `None` keeps the file's test split, or the fraction for a new split.
+        seed: integer seed of a new split.
+        interpolation: "bilinear", "nearest", "bicubic", "lanczos" or "area".
+        verbose: 1 shows a progress bar while resizing, 0 is silent.
+
+    Returns:
+        An `ImageSplits` with `train`, `val` and `test` `LabelledImages`.
+
+    Example:
+
+    ```python
+    splits = keras_drifa.data.load_medmnist("dermamnist.npz", image_size=64)
+    train, val, test = splits
+    ```
+    """
+    where = "load_medmnist"
+    size = _loading.check_options(
+        where, image_size, channels, interpolation, "raise", seed, allow_none_size=True
+    )
+    if (val_fraction is None) != (test_fraction is None):
+        raise ValueError(
+            f"{where}: pass both val_fraction and test_fraction to split the images again, "
+            f"or neither to keep the file's split; received val_fraction={val_fraction!r}, "
+            f"test_fraction={test_fraction!r}."
+        )
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{where}: file {path!r} does not exist.")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{where}: {path!r} is not a readable .npz file: {error}") from error
+    with archive:
+        expected = [f"{s}_{kind}" for s in SPLITS for kind in ("images", "labels")]
+        missing = [key for key in expected if key not in archive.files]
+        if missing:
+            raise ValueError(
+                f"{where}: {path!r} has no {missing}; a MedMNIST file holds {expected}, and "
+                f"this one holds {sorted(archive.files)}."
+            )
+        parts = {s: (archive[f"{s}_images"], archive[f"{s}_labels"]) for s in SPLITS}
+
+    labels = {s: _labels(where, path, s, y, len(x)) for s, (x, y) in parts.items()}
+    largest = max((int(y.max()) for y in labels.values() if y.size), default=-1)
+    if class_names is None:
+        class_names = [str(k) for k in range(largest + 1)]
+    elif isinstance(class_names, str) or len(set(class_names)) != len(class_names):
+        raise ValueError(
+            f"{where}: class_names must be a list of distinct names; received {class_names!r}."
+        )
+    elif largest >= len(class_names):
+        raise ValueError(
+            f"{where}: {path!r} has label {largest}, but class_names names only "
+            f"{len(class_names)} classes {list(class_names)}."
+        )
+    all_labels = np.concatenate(list(labels.values()))
+    _loading.check_no_empty_class(where, all_labels, class_names, False)
+
+    data = {
+        s: _loading.labelled(
+            _images(where, path, s, parts[s][0], size, channels, interpolation, verbose),
+            labels[s],
+            class_names,
+            [f"{path}:{s}[{i}]" for i in range(len(labels[s]))],
+        )
+        for s in SPLITS
+    }
+    if val_fraction is None:
+        return ImageSplits(data["train"], data["val"], data["test"])
+    pooled = _loading.labelled(
+        np.concatenate([data[s].images for s in SPLITS]),
+        all_labels,
+        class_names,
+        sum((data[s].sources for s in SPLITS), ()),
+    )
+    return _loading.splits(pooled, val_fraction, test_fraction, seed)
+
+
+def _labels(where, path, split, labels, count):
+    if labels.ndim == 2 and labels.shape[1] > 1:
+        raise ValueError(
+            f"{where}: {path!r} has multi-label {split}_labels of shape {labels.shape} "
+            "(like ChestMNIST); only single-label files are supported."
+        )
+    labels = labels.reshape(-1)
+    if len(labels) != count or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"{where}: {path!r} {split}_labels must hold {count} integer labels, one per "
+            f"image; received shape {labels.shape} and dtype {labels.dtype}."
+        )
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"{where}: {path!r} {split}_labels has negative label {labels.min()}.")
+    return labels.astype("int32")
+
+
+def _images(where, path, split, images, size, channels, interpolation, verbose):
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(
+            f"{where}: {path!r} {split}_images has shape {images.shape}; expected 2-D "
+            "images (N, H, W) or (N, H, W, 1 or 3). 3-D MedMNIST volumes are not supported."
+        )
+    if images.dtype != np.uint8:
+        raise ValueError(
+            f"{where}: {path!r} {split}_images has dtype {images.dtype}; MedMNIST images "
+            "are uint8."
+        )
+    images = images.astype("float32") / np.float32(255)
+    if size is None or images.shape[1:3] == size:
+        return _image_io.convert_channels(images, channels)
+    progress = keras.utils.Progbar(len(images), unit_name="image") if verbose else None
+    out = np.empty((len(images),) + size + (channels,), "float32")
+    for i, image in enumerate(images):
+        out[i] = _image_io.resize(image, size, channels, interpolation, where)
+        if progress is not None:
+            progress.update(i + 1)
+    return out
