@@ -1,0 +1,626 @@
+"""`MCDropoutEnsemble`: Monte Carlo dropout models trained together and sampled fast."""
+
+import contextlib
+import copy
+import math
+
+import keras
+import numpy as np
+from keras import ops, tree
+
+from keras_drifa import uncertainty
+from keras_drifa.mc_sampling import mc_dropout_layers, mc_sampling
+
+DEFAULT_BATCH_SIZE = 32
+# Upper bound on the prefix features (tiled over the samples of one call) fed to one
+# compiled sampling call. Peak memory of a call is a small multiple of this; see README.
+FEATURE_BYTES_PER_CALL = 64 * 2**20
+# Seed states are drawn below 2**31 so they fit every backend's seed dtype.
+_SEED_HIGH = 2**31 - 1
+
+
+@keras.saving.register_keras_serializable(package="keras_drifa")
+class MCDropoutEnsemble(keras.Model):
+    """An ensemble of Monte Carlo dropout models, trained in one step and sampled fast.
+
+    DRIFA-Net's uncertainty phase (Dhar et al., WACV 2025): several independently
+    initialised members, each sampled many times with MC dropout switched on. Unlike the
+    authors' notebook, every member's samples count, and the result includes uncertainty
+    measures, not only the mean.
+
+    - `fit` trains all members in one compiled step. The loss is the sum of the members'
+      losses, each on its own predictions, so each member learns as if trained alone. In
+      the progress bar `loss` is that sum (about `num_members` times one model's loss);
+      per-task losses and metrics are updated once per member, so mean metrics such as
+      accuracy average over members (stateful ones such as AUC or ECE pool the members'
+      predictions). Validation data and `evaluate` measure the ensemble itself: the loss
+      and metrics of its mean prediction.
+    - `predict` (and calling the ensemble) returns the members' mean probabilities, in the
+      structure of one member's outputs; dropout is off, so it is deterministic.
+    - `predict_uncertainty` draws Monte Carlo samples from every member and returns
+      uncertainty measures per task.
+
+    Members are matched by position: every member needs the same number of inputs and
+    outputs with the same shapes; names (task names in results and metrics) come from the
+    first member. Members must be functional (or Sequential) models with at least one
+    `keras_drifa.layers.MCDropout` layer.
+
+    Args:
+        members: a zero-argument callable that builds a new member (called `num_members`
+            times, so members are initialised independently), or a list of models.
+        num_members: number of members to build; required with a builder, and if given
+            with a list, must equal its length.
+        **kwargs: standard model arguments (`name`, ...).
+
+    Attributes:
+        members: the member models (`keras.Model`), in order.
+
+    Example:
+
+    ```python
+    ens = keras_drifa.MCDropoutEnsemble(
+        lambda: keras_drifa.build_model(modalities=2, num_classes=(5, 7)), num_members=5)
+    ens.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    ens.fit([x_a, x_b], [y_a, y_b], epochs=20)
+    probs = ens.predict([x_a, x_b])
+    u = ens.predict_uncertainty([x_a, x_b], num_samples=30)
+    u["task_0"]["mutual_information"]      # per-example epistemic uncertainty
+    ```
+    """
+
+    def __init__(self, members, num_members=None, **kwargs):
+        super().__init__(**kwargs)
+        members = _make_members(members, num_members)
+        _check_members(members)
+        self.members = members
+        self.output_names = _output_names(members[0])
+        self._sampling_cache = _SamplingCache()
+        self.built = True
+
+    @property
+    def num_members(self):
+        return len(self.members)
+
+    def call(self, inputs, training=False):
+        outputs = [member(inputs, training=training) for member in self.members]
+        if training:
+            # Each member's loss must see its own predictions: see compute_loss.
+            return outputs
+        return tree.map_structure(
+            lambda *per_member: ops.mean(ops.stack(per_member, axis=0), axis=0), *outputs
+        )
+
+    def _is_per_member(self, y_pred):
+        """True for the per-member outputs of `call(training=True)`, False for the mean."""
+        if not tree.is_nested(_output_structure(self.members[0])):
+            return tree.is_nested(y_pred)
+        return (
+            isinstance(y_pred, (list, tuple))
+            and len(y_pred) == self.num_members
+            and all(tree.is_nested(p) for p in y_pred)
+        )
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if not self._is_per_member(y_pred):
+            return super().compute_loss(x, y, y_pred, sample_weight, training=training)
+        losses = []
+        if self._compile_loss is not None:
+            # Calling the compiled loss once per member also averages its per-task loss
+            # trackers over members.
+            losses = [self._compile_loss(y, p, sample_weight) for p in y_pred]
+            losses = [loss for loss in losses if loss is not None]
+        losses += [self._aggregate_additional_loss(loss) for loss in self.losses]
+        if not losses:
+            raise ValueError(
+                "MCDropoutEnsemble: no loss to compute; pass `loss` to `compile()`."
+            )
+        total = losses[0]
+        for loss in losses[1:]:
+            total = total + loss
+        return total
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        if not self._is_per_member(y_pred):
+            return super().compute_metrics(x, y, y_pred, sample_weight)
+        if self._compile_metrics is not None:
+            # One update per member: mean metrics such as accuracy average over members.
+            for p in y_pred:
+                self._compile_metrics.update_state(y, p, sample_weight)
+        return self.get_metrics_result()
+
+    def compile(
+        self, optimizer="rmsprop", loss=None, metrics=None, weighted_metrics=None, **kwargs
+    ):
+        """Configures training as `keras.Model.compile`.
+
+        With several tasks, a flat list of metrics (`metrics=["accuracy"]`) applies to
+        every task, as in the issue's example; Keras 3 alone would ask for one list per
+        output. A nested list or a dict is passed on unchanged.
+        """
+        super().compile(
+            optimizer=optimizer,
+            loss=loss,
+            metrics=self._metrics_per_task(metrics),
+            weighted_metrics=self._metrics_per_task(weighted_metrics),
+            **kwargs,
+        )
+        # Sampling functions follow run_eagerly / jit_compile: rebuild them.
+        self._sampling_cache.clear()
+
+    def compile_from_config(self, config):
+        # Keras skips compiling on load when `compile` is overridden; this one is safe.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.optimizer is not None and self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def _metrics_per_task(self, metrics):
+        if (
+            len(self.output_names) < 2
+            or not isinstance(metrics, (list, tuple))
+            or any(isinstance(m, (list, tuple, dict)) for m in metrics)
+        ):
+            return metrics
+        # A metric object per task, so tasks do not share state.
+        return {
+            task: [
+                m.__class__.from_config(m.get_config())
+                if isinstance(m, keras.metrics.Metric)
+                else m
+                for m in metrics
+            ]
+            for task in self.output_names
+        }
+
+    def predict_uncertainty(
+        self,
+        x,
+        num_samples=30,
+        batch_size=None,
+        return_samples=False,
+        seed=None,
+        *,
+        samples_per_call=None,
+        verbose="auto",
+    ):
+        """Monte Carlo dropout samples from every member, summarised per task.
+
+        Each member is sampled `num_samples` times with its MC dropout layers on
+        (`num_members * num_samples` samples per example); batch normalisation stays in
+        inference mode. Fast path: the part of a member before its first MC dropout layer
+        is deterministic, so it runs once per batch; the rest runs on those features
+        repeated for `samples_per_call` samples at once, in one compiled call (eager
+        when the ensemble was compiled with `run_eagerly=True`).
+
+        Args:
+            x: NumPy arrays structured like a member's inputs: one array, a list in input
+                order or a dict keyed by the first member's input names.
+            num_samples: MC samples per member, >= 1.
+            batch_size: examples per batch (default 32).
+            return_samples: also return the raw samples.
+            seed: integer seed for the dropout masks. The same seed, inputs, `batch_size`
+                and `samples_per_call` give the same result; `None` draws fresh masks.
+            samples_per_call: samples evaluated per compiled call. Default: as many as
+                keep the call's repeated prefix features within 64 MiB (memory stays
+                bounded whatever `num_samples`). The last call of a batch may compute
+                a few samples that are discarded.
+            verbose: `"auto"` or 1: a progress bar over members x batches; 2: one line
+                at the end; 0: silent.
+
+        Returns:
+            `{task_name: result}` for every output, where `result` has the keys of
+            `keras_drifa.uncertainty.summarize_samples` (`"mean"`, `"predicted_class"`,
+            `"predictive_entropy"`, `"expected_entropy"`, `"mutual_information"`,
+            `"std"`) and, with `return_samples=True`, `"samples"`:
+            `(num_members, num_samples, num_examples, num_classes)` float32.
+        """
+        num_samples = _positive_int("num_samples", num_samples)
+        batch_size = DEFAULT_BATCH_SIZE if batch_size is None else _positive_int(
+            "batch_size", batch_size
+        )
+        if samples_per_call is not None:
+            samples_per_call = _positive_int("samples_per_call", samples_per_call)
+        if verbose not in ("auto", 0, 1, 2):
+            raise ValueError(
+                f"predict_uncertainty: `verbose` must be 'auto', 0, 1 or 2; received "
+                f"verbose={verbose!r}."
+            )
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+        ):
+            raise ValueError(
+                f"predict_uncertainty: `seed` must be None or an integer >= 0; received "
+                f"seed={seed!r}."
+            )
+        inputs = self._input_arrays(x)
+        num_examples = len(inputs[0])
+        bounds = [
+            (start, min(start + batch_size, num_examples))
+            for start in range(0, num_examples, batch_size)
+        ]
+        task_names = self.output_names
+        samples = [
+            np.empty((self.num_members, num_samples, num_examples, t.shape[-1]), "float32")
+            for t in _flat_outputs(self.members[0])
+        ]
+        rng = np.random.default_rng(seed)
+        progbar = (
+            keras.utils.Progbar(
+                self.num_members * len(bounds), verbose=1 if verbose == "auto" else verbose,
+                unit_name="batch",
+            )
+            if verbose
+            else None
+        )
+        for m, member in enumerate(self.members):
+            prefix = self._sampling_cache.prefix(self, m)
+            layers = mc_dropout_layers(member)
+            saved_states = [ops.convert_to_numpy(layer.seed_generator.state) for layer in layers]
+            try:
+                with mc_sampling(member), _isolated_backend_rng():
+                    for start, stop in bounds:
+                        features = _as_list(
+                            prefix.predict_on_batch(_unlist([a[start:stop] for a in inputs]))
+                        )
+                        if samples_per_call is None:
+                            samples_per_call = _default_samples_per_call(
+                                features, num_samples
+                            )
+                        calls = math.ceil(num_samples / samples_per_call)
+                        per_call = math.ceil(num_samples / calls)
+                        sampler = self._sampling_cache.sampler(self, m, per_call)
+                        for c in range(calls):
+                            _reseed(layers, rng)
+                            outputs = _as_list(sampler.predict_on_batch(_unlist(features)))
+                            first, last = c * per_call, min(num_samples, (c + 1) * per_call)
+                            for task_samples, out in zip(samples, outputs):
+                                out = out.reshape((per_call, stop - start, out.shape[-1]))
+                                task_samples[m, first:last, start:stop] = out[: last - first]
+                        if progbar is not None:
+                            progbar.add(1)
+            finally:
+                for layer, state in zip(layers, saved_states):
+                    layer.seed_generator.state.assign(state)
+        results = {}
+        for task, task_samples in zip(task_names, samples):
+            try:
+                results[task] = uncertainty.summarize_samples(task_samples)
+            except ValueError as error:
+                raise ValueError(
+                    f"predict_uncertainty: the members' output '{task}' must be class "
+                    f"probabilities (softmax) for uncertainty measures. {error}"
+                ) from None
+            if return_samples:
+                results[task]["samples"] = task_samples
+        return results
+
+    def _input_arrays(self, x):
+        """`x` as a list of NumPy arrays in the first member's input order, validated."""
+        specs = list(self.members[0].inputs)
+        names = [t.name for t in specs]
+        if isinstance(x, dict):
+            if set(x) != set(names):
+                raise ValueError(
+                    f"predict_uncertainty: `x` has the keys {sorted(x)}; expected the input "
+                    f"names {names}."
+                )
+            arrays = [x[name] for name in names]
+        elif isinstance(x, (list, tuple)):
+            arrays = list(x)
+        else:
+            arrays = [x]
+        if len(arrays) != len(specs):
+            raise ValueError(
+                f"predict_uncertainty: `x` has {len(arrays)} array(s); the members have "
+                f"{len(specs)} inputs {names}, so expected {len(specs)}, as a list or a dict."
+            )
+        result = []
+        for name, spec, array in zip(names, specs, arrays):
+            if not hasattr(array, "shape") or not hasattr(array, "dtype"):
+                raise ValueError(
+                    f"predict_uncertainty: input '{name}' is a {type(array).__name__}; "
+                    "expected a NumPy array."
+                )
+            array = np.asarray(array)
+            expected = tuple(spec.shape)
+            if array.ndim != len(expected) or any(
+                e is not None and e != a for e, a in zip(expected[1:], array.shape[1:])
+            ):
+                raise ValueError(
+                    f"predict_uncertainty: input '{name}' has shape {array.shape}; expected "
+                    f"{expected} (None: any size)."
+                )
+            result.append(array)
+        lengths = {len(a) for a in result}
+        if len(lengths) != 1:
+            raise ValueError(
+                f"predict_uncertainty: the inputs have different numbers of examples "
+                f"{[len(a) for a in result]}; expected the same for every input."
+            )
+        if lengths == {0}:
+            raise ValueError("predict_uncertainty: `x` has no examples; expected at least one.")
+        return result
+
+    def get_config(self):
+        config = super().get_config()
+        config["members"] = [keras.saving.serialize_keras_object(m) for m in self.members]
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = copy.deepcopy(config)  # deserialization consumes the member configs
+        members = [
+            keras.saving.deserialize_keras_object(m, custom_objects=custom_objects)
+            for m in config.pop("members")
+        ]
+        return cls(members, **config)
+
+
+def _positive_int(arg, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(
+            f"predict_uncertainty: `{arg}` must be an integer >= 1; received {arg}={value!r}."
+        )
+    return int(value)
+
+
+def _as_list(value):
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _unlist(values):
+    return values[0] if len(values) == 1 else list(values)
+
+
+def _output_structure(model):
+    return _graph(model).output
+
+
+def _flat_outputs(model):
+    return tree.flatten(_output_structure(model))
+
+
+def _output_names(model):
+    names = getattr(_graph(model), "output_names", None)
+    if not names:
+        names = [f"output_{i}" for i in range(len(_flat_outputs(model)))]
+    return list(names)
+
+
+def _graph(model):
+    """The functional graph of a functional or Sequential model, or None."""
+    if isinstance(model, keras.Sequential):
+        model = getattr(model, "_functional", None)
+    return model if getattr(model, "_nodes_by_depth", None) else None
+
+
+def _make_members(members, num_members):
+    if num_members is not None and (
+        isinstance(num_members, bool) or not isinstance(num_members, int) or num_members < 1
+    ):
+        raise ValueError(
+            f"MCDropoutEnsemble: `num_members` must be an integer >= 1; received "
+            f"num_members={num_members!r}."
+        )
+    if isinstance(members, (list, tuple)):
+        if not members:
+            raise ValueError("MCDropoutEnsemble: `members` is an empty list; expected models.")
+        if num_members is not None and num_members != len(members):
+            raise ValueError(
+                f"MCDropoutEnsemble: `num_members`={num_members} but `members` lists "
+                f"{len(members)} models; omit num_members or make them agree."
+            )
+        members = list(members)
+    elif isinstance(members, keras.Model):
+        raise ValueError(
+            f"MCDropoutEnsemble: `members` is a single model '{members.name}'; expected a "
+            "zero-argument builder with num_members, or a list of models (`[model]` for "
+            "one)."
+        )
+    elif callable(members):
+        if num_members is None:
+            raise ValueError(
+                "MCDropoutEnsemble: `num_members` is required with a builder; e.g. "
+                "MCDropoutEnsemble(lambda: keras_drifa.build_model(...), num_members=5)."
+            )
+        members = [members() for _ in range(num_members)]
+    else:
+        raise ValueError(
+            f"MCDropoutEnsemble: `members` is a {type(members).__name__}; expected a "
+            "zero-argument builder or a list of models."
+        )
+    for i, member in enumerate(members):
+        if not isinstance(member, keras.Model):
+            raise ValueError(
+                f"MCDropoutEnsemble: member {i} is a {type(member).__name__}; expected a "
+                "keras.Model (from the list, or returned by the builder)."
+            )
+    return members
+
+
+def _signature(model):
+    return (
+        [tuple(t.shape[1:]) for t in model.inputs],
+        tree.map_structure(lambda t: tuple(t.shape[1:]), _output_structure(model)),
+    )
+
+
+def _check_members(members):
+    if len({id(m) for m in members}) != len(members):
+        raise ValueError(
+            "MCDropoutEnsemble: the same model object appears more than once in `members`; "
+            "members must be distinct models (a builder returning a new model each call)."
+        )
+    for i, member in enumerate(members):
+        if _graph(member) is None:
+            raise ValueError(
+                f"MCDropoutEnsemble: member {i} ('{member.name}') is not a built functional "
+                "or Sequential model; expected models whose layer graph can be split at "
+                "the first MC dropout layer (e.g. keras_drifa.build_model)."
+            )
+        if not any(layer.rate > 0 for layer in mc_dropout_layers(member)):
+            raise ValueError(
+                f"MCDropoutEnsemble: member {i} ('{member.name}') has no MCDropout layer "
+                "with rate > 0, so Monte Carlo sampling would be deterministic; build it "
+                "with dropout_rate > 0 or add keras_drifa.layers.MCDropout layers."
+            )
+    reference = _signature(members[0])
+    for i, member in enumerate(members[1:], start=1):
+        inputs, outputs = _signature(member)
+        if inputs != reference[0]:
+            raise ValueError(
+                f"MCDropoutEnsemble: member {i} ('{member.name}') has input shapes {inputs} "
+                f"but member 0 has {reference[0]}; every member needs the same inputs."
+            )
+        try:
+            tree.assert_same_structure(outputs, reference[1])
+            same = tree.flatten(outputs) == tree.flatten(reference[1])
+        except (ValueError, TypeError):
+            same = False
+        if not same:
+            raise ValueError(
+                f"MCDropoutEnsemble: member {i} ('{member.name}') has output shapes "
+                f"{outputs} but member 0 has {reference[1]}; every member needs the same "
+                "outputs."
+            )
+
+
+def _is_stochastic(operation):
+    return isinstance(operation, keras.layers.Layer) and any(
+        layer.rate > 0 for layer in mc_dropout_layers(operation)
+    )
+
+
+def split_at_mc_dropout(model):
+    """Splits a functional model where its deterministic part ends.
+
+    The prefix is everything that does not depend on an MC dropout layer; the suffix is
+    the rest. A tensor is on the boundary when the prefix computes it and the suffix
+    reads it (for DRIFA-Net: each branch's first RRA block output, which feeds the first
+    MC dropout). Both share the model's layers and weights.
+
+    Returns:
+        `(prefix, suffix)`: `prefix` maps the model inputs to the boundary tensors,
+        `suffix` maps the boundary tensors to the model outputs.
+    """
+    graph = _graph(model)
+    stochastic = set()  # ids of tensors that depend on a dropout mask
+    boundary = []
+    for depth in sorted(graph._nodes_by_depth, reverse=True):  # inputs first
+        for node in graph._nodes_by_depth[depth]:
+            tensors_in = list(node.input_tensors)
+            if _is_stochastic(node.operation) or any(id(t) in stochastic for t in tensors_in):
+                for t in tensors_in:
+                    if id(t) not in stochastic and all(t is not b for b in boundary):
+                        boundary.append(t)
+                stochastic.update(id(t) for t in node.outputs)
+    for t in _flat_outputs(graph):
+        if id(t) not in stochastic and all(t is not b for b in boundary):
+            boundary.append(t)
+    prefix = keras.Model(
+        _unlist(list(graph.inputs)), _unlist(boundary), name=f"{model.name}_prefix"
+    )
+    suffix = keras.Model(_unlist(boundary), graph.output, name=f"{model.name}_suffix")
+    return prefix, suffix
+
+
+class _RepeatSamples(keras.layers.Layer):
+    """Stacks `num_samples` copies of the batch: `(B, ...)` -> `(num_samples * B, ...)`."""
+
+    def __init__(self, num_samples, **kwargs):
+        super().__init__(autocast=False, **kwargs)
+        self.num_samples = num_samples
+
+    def call(self, x):
+        return ops.tile(x, (self.num_samples,) + (1,) * (len(x.shape) - 1))
+
+    def compute_output_shape(self, input_shape):
+        batch = None if input_shape[0] is None else input_shape[0] * self.num_samples
+        return (batch,) + tuple(input_shape[1:])
+
+    def get_config(self):
+        config = super().get_config()
+        config["num_samples"] = self.num_samples
+        return config
+
+
+def sampling_model(suffix, num_samples):
+    """A model evaluating `suffix` on its inputs repeated `num_samples` times.
+
+    Inputs: the boundary features `(B, ...)`. Outputs: the suffix outputs for
+    `num_samples * B` rows, sample-major (row `s * B + b` is sample `s` of example `b`).
+    Every row draws its own dropout masks when MC sampling is on.
+    """
+    features = [
+        keras.Input(batch_shape=tuple(t.shape), dtype=t.dtype) for t in suffix.inputs
+    ]
+    repeated = [_RepeatSamples(num_samples)(f) for f in features]
+    return keras.Model(_unlist(features), suffix(_unlist(repeated)))
+
+
+class _SamplingCache:
+    """Prefix and sampling models per member, built on first use (not tracked as layers)."""
+
+    def __init__(self):
+        self._splits = {}
+        self._samplers = {}
+
+    def clear(self):
+        self._splits.clear()
+        self._samplers.clear()
+
+    def _split(self, ensemble, m):
+        if m not in self._splits:
+            prefix, suffix = split_at_mc_dropout(ensemble.members[m])
+            _follow_compile_settings(prefix, ensemble)
+            self._splits[m] = (prefix, suffix)
+        return self._splits[m]
+
+    def prefix(self, ensemble, m):
+        return self._split(ensemble, m)[0]
+
+    def sampler(self, ensemble, m, num_samples):
+        key = (m, num_samples)
+        if key not in self._samplers:
+            sampler = sampling_model(self._split(ensemble, m)[1], num_samples)
+            _follow_compile_settings(sampler, ensemble)
+            self._samplers[key] = sampler
+        return self._samplers[key]
+
+
+def _follow_compile_settings(model, ensemble):
+    if ensemble.compiled:
+        model.run_eagerly = ensemble.run_eagerly
+        model.jit_compile = ensemble.jit_compile
+
+
+def _default_samples_per_call(features, num_samples):
+    batch = len(features[0])
+    bytes_per_example = sum(f[0].nbytes for f in features)
+    rows = max(1, FEATURE_BYTES_PER_CALL // max(1, bytes_per_example))
+    return max(1, min(num_samples, rows // batch))
+
+
+def _reseed(layers, rng):
+    """Fresh dropout seeds from `rng`, so that masks follow the caller's seed.
+
+    Every backend draws seeded masks from the layers' seed states. PyTorch draws the
+    masks of unseeded layers (`MCDropout(seed=None)`, the default) from its global
+    generator instead; Keras has no portable way to seed that, so it is seeded here,
+    inside `_isolated_backend_rng`.
+    """
+    for layer in layers:
+        state = layer.seed_generator.state
+        state.assign(rng.integers(0, _SEED_HIGH, size=state.shape).astype(np.dtype(state.dtype)))
+    if keras.backend.backend() == "torch":
+        import torch
+
+        torch.manual_seed(int(rng.integers(0, _SEED_HIGH)))
+
+
+def _isolated_backend_rng():
+    """Restores PyTorch's global generator afterwards (a no-op on other backends)."""
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return torch.random.fork_rng()
+    return contextlib.nullcontext()

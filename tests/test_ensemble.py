@@ -1,0 +1,377 @@
+"""keras_drifa.ensemble: MCDropoutEnsemble training, prediction, sampling, saving and errors.
+
+Most behaviour is tested on a small Dense model with two inputs, two MC dropout layers and
+two softmax heads, which compiles in seconds on every backend; DRIFA-Net itself (the tiny
+configuration) is used where its graph matters: where the deterministic prefix ends and
+whether the reused-prefix samples equal the full model's. Those run eagerly on TensorFlow
+and JAX (`run_eagerly=True`), because compiling a DRIFA-Net takes minutes there.
+"""
+
+import keras
+import numpy as np
+import pytest
+from drifa_testing import RUN_EAGERLY, batch, tiny_model
+
+import keras_drifa
+from keras_drifa import uncertainty
+from keras_drifa.ensemble import MCDropoutEnsemble, _reseed, split_at_mc_dropout
+from keras_drifa.layers import MCDropout
+from keras_drifa.mc_sampling import mc_dropout_layers
+
+CLASSES = (3, 4)
+
+
+def small_member(rate=0.5, classes=CLASSES, input_dim=6, head_activation="softmax"):
+    """Two inputs, Dense + MC dropout, one softmax head per task (named task_0, task_1)."""
+    inputs = [keras.Input((input_dim,), name=f"modality_{i}") for i in range(2)]
+    x = keras.layers.Concatenate()([keras.layers.Dense(16, activation="relu")(t) for t in inputs])
+    x = MCDropout(rate)(x)
+    x = MCDropout(rate)(keras.layers.Dense(16, activation="relu")(x))
+    outputs = [
+        keras.layers.Dense(n, activation=head_activation, dtype="float32", name=f"task_{t}")(x)
+        for t, n in enumerate(classes)
+    ]
+    return keras.Model(inputs, outputs)
+
+
+def small_data(n=48, seed=0):
+    rng = np.random.default_rng(seed)
+    xs = [rng.normal(size=(n, 6)).astype("float32") for _ in range(2)]
+    labels = [rng.integers(0, c, n) for c in CLASSES]
+    return xs, [np.eye(c, dtype="float32")[y] for c, y in zip(CLASSES, labels)], labels
+
+
+def member_weights(member):
+    return [keras.ops.convert_to_numpy(w).copy() for w in member.trainable_weights]
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A compiled 3-member ensemble, its weights before training, and one fit's history."""
+    keras.utils.set_random_seed(7)
+    ensemble = MCDropoutEnsemble(small_member, num_members=3)
+    before = [member_weights(m) for m in ensemble.members]
+    xs, ys, _ = small_data()
+    # Compiled on every backend, TensorFlow included: the small model traces quickly.
+    ensemble.compile(optimizer=keras.optimizers.Adam(0.01), loss="categorical_crossentropy",
+                     metrics=["accuracy"])
+    history = ensemble.fit(xs, ys, validation_data=(xs, ys), epochs=2, batch_size=16, verbose=0)
+    return ensemble, before, history
+
+
+# Construction ----------------------------------------------------------------------------
+
+
+def test_builder_makes_independent_members_and_a_list_is_kept():
+    ensemble = MCDropoutEnsemble(small_member, num_members=3)
+    assert ensemble.num_members == 3 and len({id(m) for m in ensemble.members}) == 3
+    assert all(isinstance(m, keras.Model) for m in ensemble.members)
+    first = [member_weights(m)[0] for m in ensemble.members]
+    assert not np.allclose(first[0], first[1]) and not np.allclose(first[1], first[2])
+    a, b = small_member(), small_member()
+    assert MCDropoutEnsemble([a, b]).members[1] is b
+    assert MCDropoutEnsemble([a, b]).output_names == ["task_0", "task_1"]
+
+
+def test_loss_is_the_sum_of_member_losses():
+    """`compute_loss` on per-member predictions (as in training) sums the members' losses."""
+    ensemble = MCDropoutEnsemble(small_member, num_members=2)
+    ensemble.compile(loss=["categorical_crossentropy"] * 2, loss_weights=[0.5, 0.5])
+    xs, ys, _ = small_data(n=8)
+    per_member = [[keras.ops.convert_to_numpy(p) for p in m(xs)] for m in ensemble.members]
+    crossentropy = keras.losses.CategoricalCrossentropy()
+    expected = sum(
+        0.5 * float(crossentropy(y, p)) for preds in per_member for y, p in zip(ys, preds)
+    )
+    total = ensemble.compute_loss(xs, ys, per_member, training=True)
+    assert float(total) == pytest.approx(expected, rel=1e-5)
+    # On the mean prediction (evaluation), the loss is the ensemble's own.
+    mean = [keras.ops.convert_to_numpy(p) for p in ensemble(xs)]
+    expected_mean = sum(0.5 * float(crossentropy(y, p)) for y, p in zip(ys, mean))
+    assert float(ensemble.compute_loss(xs, ys, mean, training=False)) == pytest.approx(
+        expected_mean, rel=1e-5
+    )
+
+
+# Training and prediction -----------------------------------------------------------------
+
+
+@pytest.mark.compiled
+def test_fit_trains_every_member_with_readable_metrics(trained):
+    ensemble, before, history = trained
+    assert sorted(history.history) == sorted(
+        ["loss", "task_0_loss", "task_1_loss", "task_0_accuracy", "task_1_accuracy"]
+        + ["val_loss", "val_task_0_loss", "val_task_1_loss", "val_task_0_accuracy",
+           "val_task_1_accuracy"]
+    )
+    for member, initial in zip(ensemble.members, before):
+        assert any(not np.allclose(w0, w1) for w0, w1 in zip(initial, member_weights(member)))
+    # Training loss sums 3 members' (per-task averaged) losses; validation is the ensemble's.
+    last = {k: v[-1] for k, v in history.history.items()}
+    assert last["loss"] > 2 * (last["task_0_loss"] + last["task_1_loss"])
+    assert last["val_loss"] == pytest.approx(last["val_task_0_loss"] + last["val_task_1_loss"],
+                                             rel=1e-4)
+
+
+@pytest.mark.compiled
+def test_members_differ_and_predict_is_their_deterministic_mean(trained):
+    ensemble, _, _ = trained
+    xs, ys, labels = small_data(n=20, seed=1)
+    member_preds = [m.predict(xs, verbose=0) for m in ensemble.members]
+    assert not np.allclose(member_preds[0][0], member_preds[1][0], atol=1e-3)
+    mean = ensemble.predict(xs, verbose=0)
+    assert isinstance(mean, list) and [p.shape for p in mean] == [(20, 3), (20, 4)]
+    for t in range(2):
+        np.testing.assert_allclose(
+            mean[t], np.mean([p[t] for p in member_preds], axis=0), rtol=1e-5, atol=1e-6
+        )
+    np.testing.assert_array_equal(ensemble.predict(xs, verbose=0)[0], mean[0])
+    # evaluate measures the mean prediction.
+    logs = ensemble.evaluate(xs, ys, verbose=0, return_dict=True)
+    assert logs["task_1_accuracy"] == pytest.approx(np.mean(mean[1].argmax(-1) == labels[1]))
+
+
+# predict_uncertainty ---------------------------------------------------------------------
+
+
+@pytest.mark.compiled
+def test_predict_uncertainty_shapes_and_summaries(trained):
+    ensemble, _, _ = trained
+    xs, _, labels = small_data(n=7, seed=2)
+    result = ensemble.predict_uncertainty(
+        xs, num_samples=5, batch_size=3, samples_per_call=2, return_samples=True, seed=0,
+        verbose=0,
+    )
+    assert list(result) == ["task_0", "task_1"]
+    for task, classes in zip(result, CLASSES):
+        r = result[task]
+        samples = r["samples"]
+        assert samples.shape == (3, 5, 7, classes) and samples.dtype == np.float32
+        np.testing.assert_allclose(samples.sum(-1), 1.0, atol=1e-5)
+        summary = uncertainty.summarize_samples(samples)
+        for key, value in summary.items():
+            np.testing.assert_allclose(r[key], value)
+        assert r["mean"].shape == (7, classes) and r["predicted_class"].shape == (7,)
+        # Dropout is on: samples of one member differ, within a call and across calls.
+        assert not np.allclose(samples[0, 0], samples[0, 1])
+        assert not np.allclose(samples[0, 0], samples[0, 4])
+        assert np.all(r["mutual_information"] > 0) and np.all(r["std"].max(-1) > 0)
+    report = uncertainty.uncertainty_report(result, labels)
+    assert report["task_0"]["examples"] == 7
+
+
+@pytest.mark.compiled
+def test_predict_uncertainty_is_reproducible_with_a_seed_and_varies_without(trained):
+    ensemble, _, _ = trained
+    xs, _, _ = small_data(n=5, seed=3)
+    member = ensemble.members[0]
+    states = [keras.ops.convert_to_numpy(l.seed_generator.state) for l in mc_dropout_layers(member)]
+
+    def draw(seed):
+        return ensemble.predict_uncertainty(
+            xs, num_samples=4, seed=seed, return_samples=True, verbose=0
+        )["task_1"]["samples"]
+
+    np.testing.assert_array_equal(draw(11), draw(11))
+    assert not np.allclose(draw(11), draw(12))
+    assert not np.allclose(draw(None), draw(None))
+    # Sampling leaves the members as it found them: seeds restored, dropout off again.
+    for layer, state in zip(mc_dropout_layers(member), states):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer.seed_generator.state), state)
+        assert not layer.sampling
+    first, second = member.predict(xs, verbose=0), member.predict(xs, verbose=0)
+    np.testing.assert_array_equal(first[0], second[0])
+
+
+def test_predict_uncertainty_accepts_dicts_and_mixed_precision():
+    keras.config.set_dtype_policy("mixed_float16")
+    ensemble = MCDropoutEnsemble(small_member, num_members=2)
+    ensemble.compile(run_eagerly=RUN_EAGERLY)
+    xs, _, _ = small_data(n=4)
+    result = ensemble.predict_uncertainty(
+        {"modality_0": xs[0], "modality_1": xs[1]}, num_samples=3, seed=1, verbose=0,
+        return_samples=True,
+    )
+    np.testing.assert_allclose(result["task_0"]["samples"].sum(-1), 1.0, atol=1e-3)
+    listed = ensemble.predict_uncertainty(xs, num_samples=3, seed=1, verbose=0)
+    np.testing.assert_array_equal(listed["task_0"]["mean"], result["task_0"]["mean"])
+
+
+# DRIFA-Net: the reused prefix ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def drifa_ensemble():
+    """One tiny DRIFA-Net member; batches of 2 and 2 samples keep JAX's eager op cache warm."""
+    keras.utils.set_random_seed(3)
+    ensemble = MCDropoutEnsemble([tiny_model()])
+    # Eager sampling functions: compiling a DRIFA-Net costs minutes on TensorFlow and JAX.
+    ensemble.compile(run_eagerly=keras.backend.backend() != "torch")
+    return ensemble
+
+
+def test_drifa_prefix_ends_before_the_first_mc_dropout(drifa_ensemble):
+    member = drifa_ensemble.members[0]
+    prefix, suffix = split_at_mc_dropout(member)
+    # The boundary: each branch's first RRA block, whose output feeds the first MC dropout.
+    assert sorted(t._keras_history.operation.name for t in prefix.outputs) == [
+        "modality_0_block1", "modality_1_block1"
+    ]
+    stem = ("stem_conv", "stem_mfa", "stem_bn", "stem_relu", "stem_pool", "block1")
+    assert sorted(layer.name for layer in prefix.layers) == sorted(
+        [f"modality_{m}" for m in range(2)] + [f"modality_{m}_{n}" for m in range(2) for n in stem]
+    )
+    assert not mc_dropout_layers(prefix)
+    assert {layer.name for layer in mc_dropout_layers(suffix)} == {
+        layer.name for layer in mc_dropout_layers(member)
+    }
+    # Prefix then suffix is the member (deterministic inference).
+    xs, _ = batch(member, 2)
+    for a, b in zip(suffix(prefix(xs)), member(xs)):
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), rtol=1e-5, atol=1e-6
+        )
+
+
+def test_reused_prefix_samples_equal_the_full_member_with_the_same_masks(drifa_ensemble):
+    """Exact equivalence, not a distributional one.
+
+    `predict_uncertainty` seeds every call from `np.random.default_rng(seed)` and runs the
+    suffix on the prefix features repeated `samples_per_call` times. Running the whole
+    member, under `mc_sampling`, on the inputs repeated the same way with the same seeds
+    draws the same dropout masks (same layers, same shapes, same seed states; on PyTorch
+    the same global generator seed), so every sample must match up to float rounding.
+    """
+    member = drifa_ensemble.members[0]
+    xs, _ = batch(member, 2)
+    num_samples = 2
+    fast = drifa_ensemble.predict_uncertainty(
+        xs, num_samples=num_samples, samples_per_call=num_samples, seed=21,
+        return_samples=True, verbose=0,
+    )
+    _reseed(mc_dropout_layers(member), np.random.default_rng(21))
+    with keras_drifa.mc_sampling(member):
+        full = member([np.tile(x, (num_samples, 1, 1, 1)) for x in xs])
+    deterministic = member(xs)
+    for task, expected, plain in zip(fast, full, deterministic):
+        samples = fast[task]["samples"]
+        assert samples.shape == (1, num_samples, 2, int(plain.shape[-1]))
+        expected = keras.ops.convert_to_numpy(expected).reshape(samples.shape[1:])
+        np.testing.assert_allclose(samples[0], expected, rtol=1e-5, atol=1e-6)
+        # The masks really drop units: samples differ from inference and from each other.
+        assert not np.allclose(samples[0, 0], keras.ops.convert_to_numpy(plain), atol=1e-4)
+        assert not np.allclose(samples[0, 0], samples[0, 1], atol=1e-4)
+
+
+# Saving ----------------------------------------------------------------------------------
+
+
+@pytest.mark.compiled
+def test_save_and_load_preserve_every_member(trained, tmp_path):
+    ensemble, _, _ = trained
+    path = tmp_path / "ensemble.keras"
+    ensemble.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, MCDropoutEnsemble) and loaded.num_members == 3
+    xs, ys, _ = small_data(n=20, seed=1)  # the shapes evaluated before: no new compilation
+    for original, restored in zip(ensemble.members, loaded.members):
+        for a, b in zip(original(xs), restored(xs)):
+            np.testing.assert_allclose(
+                keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), rtol=1e-6, atol=1e-7
+            )
+    iterations = [
+        int(keras.ops.convert_to_numpy(e.optimizer.iterations)) for e in (ensemble, loaded)
+    ]
+    assert loaded.compiled and iterations[0] == iterations[1] > 0
+    np.testing.assert_allclose(
+        loaded.evaluate(xs, ys, verbose=0), ensemble.evaluate(xs, ys, verbose=0), rtol=1e-5
+    )
+
+
+def test_get_config_round_trips(drifa_ensemble):
+    config = drifa_ensemble.get_config()
+    clone = MCDropoutEnsemble.from_config(config)
+    assert clone.num_members == 1
+    assert clone.get_config() == config
+    assert clone.members[0].get_config() == drifa_ensemble.members[0].get_config()
+
+
+# Bad input -------------------------------------------------------------------------------
+
+
+def test_construction_errors():
+    member = small_member()
+    with pytest.raises(ValueError, match="`num_members` must be an integer >= 1; received "):
+        MCDropoutEnsemble(small_member, num_members=0)
+    with pytest.raises(ValueError, match="`num_members` is required with a builder"):
+        MCDropoutEnsemble(small_member)
+    with pytest.raises(ValueError, match="`num_members`=3 but `members` lists 2 models"):
+        MCDropoutEnsemble([member, small_member()], num_members=3)
+    with pytest.raises(ValueError, match=r"is a single model .*\(`\[model\]` for one\)"):
+        MCDropoutEnsemble(member)
+    with pytest.raises(ValueError, match="member 0 is a str; expected a keras.Model"):
+        MCDropoutEnsemble(lambda: "model", num_members=2)
+    with pytest.raises(ValueError, match="the same model object appears more than once"):
+        MCDropoutEnsemble([member, member])
+    with pytest.raises(ValueError, match="`members` is an empty list"):
+        MCDropoutEnsemble([])
+
+
+def test_members_without_mc_dropout_are_rejected():
+    inputs = keras.Input((6,))
+    plain = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(inputs), name="plain")
+    with pytest.raises(ValueError, match="member 0 \\('plain'\\) has no MCDropout layer with "
+                                         "rate > 0, so Monte Carlo sampling would be "
+                                         "deterministic"):
+        MCDropoutEnsemble([plain])
+    with pytest.raises(ValueError, match="member 1 .* sampling would be deterministic"):
+        MCDropoutEnsemble([small_member(), small_member(rate=0.0)])
+
+    class Subclassed(keras.Model):
+        def __init__(self):
+            super().__init__(name="subclassed")
+            self.dropout = MCDropout(0.5)
+
+        def call(self, x):
+            return self.dropout(x)
+
+    with pytest.raises(ValueError, match="member 0 \\('subclassed'\\) is not a built functional"):
+        MCDropoutEnsemble([Subclassed()])
+
+
+def test_mismatched_members_are_rejected():
+    with pytest.raises(ValueError, match=r"member 1 .* has input shapes \[\(5,\), \(5,\)\] but "
+                                         r"member 0 has \[\(6,\), \(6,\)\]"):
+        MCDropoutEnsemble([small_member(), small_member(input_dim=5)])
+    with pytest.raises(ValueError, match=r"member 1 .* has output shapes \[\(3,\), \(5,\)\] but "
+                                         r"member 0 has \[\(3,\), \(4,\)\]"):
+        MCDropoutEnsemble([small_member(), small_member(classes=(3, 5))])
+
+
+def test_predict_uncertainty_errors():
+    ensemble = MCDropoutEnsemble(small_member, num_members=1)
+    ensemble.compile(run_eagerly=RUN_EAGERLY)
+    xs, _, _ = small_data(n=4)
+    for arg, value in (("num_samples", 0), ("batch_size", 0), ("samples_per_call", -1)):
+        with pytest.raises(ValueError, match=f"`{arg}` must be an integer >= 1; received {arg}="):
+            ensemble.predict_uncertainty(xs, **{arg: value})
+    with pytest.raises(ValueError, match="`seed` must be None or an integer >= 0; received "
+                                         "seed=-1"):
+        ensemble.predict_uncertainty(xs, seed=-1)
+    with pytest.raises(ValueError, match=r"`x` has 1 array\(s\); the members have 2 inputs"):
+        ensemble.predict_uncertainty(xs[0])
+    with pytest.raises(ValueError,
+                       match=r"input 'modality_1' has shape \(4, 5\); expected \(None, 6\)"):
+        ensemble.predict_uncertainty([xs[0], xs[1][:, :5]])
+    with pytest.raises(ValueError, match="different numbers of examples \\[4, 3\\]"):
+        ensemble.predict_uncertainty([xs[0], xs[1][:3]])
+    with pytest.raises(ValueError, match="`x` has the keys \\['a', 'modality_1'\\]"):
+        ensemble.predict_uncertainty({"a": xs[0], "modality_1": xs[1]})
+    with pytest.raises(ValueError, match="`x` has no examples"):
+        ensemble.predict_uncertainty([x[:0] for x in xs])
+    with pytest.raises(ValueError, match="input 'modality_0' is a list; expected a NumPy array"):
+        ensemble.predict_uncertainty([[0.0] * 6, xs[1]])
+    logits = MCDropoutEnsemble([small_member(head_activation=None)])
+    logits.compile(run_eagerly=RUN_EAGERLY)
+    with pytest.raises(ValueError, match=r"output .task_0. must be class probabilities \(softmax\)"):
+        logits.predict_uncertainty(xs, num_samples=2, verbose=0)
