@@ -1,11 +1,42 @@
 """keras-drifa: DRIFA-Net dual attention multimodal fusion (Dhar et al., WACV 2025) for Keras 3.
 
 Runs unchanged on TensorFlow, JAX and PyTorch; pick one with `KERAS_BACKEND`.
+`keras_drifa.viz` (plots) is imported on first use, since it needs matplotlib.
 """
 
-from keras_drifa import layers
+import importlib
+
+from keras_drifa import (
+    callbacks,
+    data,
+    evaluation,
+    explain,
+    layers,
+    metrics,
+    uncertainty,
+)
+from keras_drifa.ensemble import MCDropoutEnsemble
 from keras_drifa.mc_sampling import mc_sampling
 from keras_drifa.models import build_model
 from keras_drifa.version import __version__
 
-__all__ = ["__version__", "build_model", "layers", "mc_sampling"]
+__all__ = [
+    "MCDropoutEnsemble",
+    "__version__",
+    "build_model",
+    "callbacks",
+    "data",
+    "evaluation",
+    "explain",
+    "layers",
+    "mc_sampling",
+    "metrics",
+    "uncertainty",
+    "viz",
+]
+
+
+def __getattr__(name):
+    if name == "viz":
+        return importlib.import_module("keras_drifa.viz")
+    raise AttributeError(f"module 'keras_drifa' has no attribute {name!r}")
