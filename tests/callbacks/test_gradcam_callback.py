@@ -7,10 +7,12 @@ import sys
 import textwrap
 
 import keras
-import matplotlib.image
 import numpy as np
 import pytest
 from drifa_testing import RUN_EAGERLY
+
+pytest.importorskip("matplotlib", reason="GradCAMCallback draws with keras-drifa[viz]")
+import matplotlib.image  # noqa: E402
 
 from keras_drifa.callbacks import GradCAMCallback
 from keras_drifa.callbacks import gradcam_callback

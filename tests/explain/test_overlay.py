@@ -1,6 +1,7 @@
-import matplotlib
 import numpy as np
 import pytest
+
+matplotlib = pytest.importorskip("matplotlib", reason="overlay's colormaps need keras-drifa[viz]")
 
 from keras_drifa.explain import overlay
 from keras_drifa.explain._resize import resize_bilinear

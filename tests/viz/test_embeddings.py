@@ -1,8 +1,11 @@
 import keras
 import numpy as np
 import pytest
-import threadpoolctl
-from sklearn.decomposition import PCA
+
+pytest.importorskip("matplotlib", reason="plot_embeddings needs keras-drifa[viz]")
+pytest.importorskip("sklearn", reason="plot_embeddings needs keras-drifa[viz]")
+import threadpoolctl  # noqa: E402 (installed with scikit-learn)
+from sklearn.decomposition import PCA  # noqa: E402
 
 from keras_drifa.viz.embeddings import plot_embeddings
 
