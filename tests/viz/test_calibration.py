@@ -6,6 +6,8 @@ import pytest
 from keras_drifa import uncertainty
 from keras_drifa.viz.calibration import reliability_diagram, uncertainty_histogram
 
+pytest.importorskip("matplotlib", reason="the calibration plots need keras-drifa[viz]")
+
 PROBS = np.array([[0.9, 0.1], [0.05, 0.95], [0.7, 0.3], [0.35, 0.65], [0.5, 0.5], [0.2, 0.8]])
 LABELS = np.array([0, 0, 0, 1, 1, 1])
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
