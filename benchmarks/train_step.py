@@ -1,122 +1,310 @@
-"""Training speed of the paper configuration on the current Keras backend.
+"""DRIFA-Net speed on the current Keras backend, optionally side by side with a git ref.
 
-Prints, for DRIFA-Net with the paper's widths and blocks at 64x64 inputs, batch 16, two
-modalities: time to build, time to the first training step (tracing/compilation included),
-steady training throughput in image pairs per second, and the achieved GFLOP/s as a
-fraction of a float32 matrix-multiply peak measured in the same run.
+For the paper configuration (two modalities, heads of 5 and 7 classes, widths 64-512, two
+RRA blocks per stage) at `--size` inputs and `--batch-size`, each measure runs in a fresh
+process (nothing compiled is shared) and prints:
 
-    KERAS_BACKEND=tensorflow python benchmarks/train_step.py
-    KERAS_BACKEND=jax python benchmarks/train_step.py --steps 20
-    KERAS_BACKEND=torch python benchmarks/train_step.py
+- `train`: time to build the model, time to the first `train_on_batch` (tracing and
+  compilation included), steady training throughput in image pairs/s.
+- `predict`: time to the first `predict_on_batch`, steady deterministic predict pairs/s.
+- `mc`: one member, `--mc-samples` Monte Carlo samples per example: a loop of `predict`
+  calls under `keras_drifa.mc_sampling` (the authors' way) against
+  `MCDropoutEnsemble([model]).predict_uncertainty`, both warmed up, in samples/s
+  (samples x examples per second), and their ratio.
+- `ensemble`: time to the first `train_on_batch` of an `MCDropoutEnsemble` of
+  `--members` members (default 1 and 3).
+- `cache` (JAX): the time to the first training step of a second process that finds the
+  first one's compiled code in JAX's persistent compilation cache (a fresh folder).
+
+With `--baseline REF` every measure also runs on the package as it is at that git ref
+(checked out into a temporary worktree), one process after the other on the same
+machine, and the last column is the ratio current / baseline (for times, lower is
+better). The load average is printed before and after: timings need a quiet machine.
+
+    KERAS_BACKEND=tensorflow python benchmarks/train_step.py --baseline HEAD~5
+    KERAS_BACKEND=jax python benchmarks/train_step.py --measure train cache
+    KERAS_BACKEND=torch python benchmarks/train_step.py --size 128 --measure train predict mc
 
 Runs unchanged on a GPU: Keras places the model and data on the default device.
 """
 
 import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 
-import keras
-import numpy as np
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MEASURES = ("train", "predict", "mc", "ensemble", "cache")
+RESULT = "RESULT "
 
-import keras_drifa
+
+# --- measurements, each run in its own child process ------------------------------------
 
 
-def matmul_peak_gflops(n=2048, repeats=10):
-    """Float32 matrix-multiply throughput of this backend and device, in GFLOP/s."""
-    a = keras.random.normal((n, n), seed=0)
-    b = keras.random.normal((n, n), seed=1)
-    keras.ops.convert_to_numpy(keras.ops.matmul(a, b))  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
+def _setup():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+    import numpy as np
+
+    import keras_drifa
+
+    return keras, np, keras_drifa
+
+
+def _data(np, keras, size, batch_size, seed=0):
+    rng = np.random.default_rng(seed)
+    xs = [rng.random((batch_size, size, size, 3), dtype=np.float32) for _ in range(2)]
+    ys = [keras.utils.to_categorical(rng.integers(0, n, batch_size), n) for n in (5, 7)]
+    return xs, ys
+
+
+def _paper_model(keras_drifa, size):
+    return keras_drifa.build_model(input_shape=(size, size, 3), num_classes=(5, 7))
+
+
+def _compile(keras, model):
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=["categorical_crossentropy"] * 2,
+        loss_weights=[0.5, 0.5],
+    )
+    return model
+
+
+def _sync(keras, value):
+    """Waits for asynchronous backends (JAX) by fetching a result."""
+    keras.tree.map_structure(keras.ops.convert_to_numpy, value)
+
+
+def measure_train(args):
+    keras, np, keras_drifa = _setup()
+    xs, ys = _data(np, keras, args.size, args.batch_size)
+    start = time.perf_counter()
+    model = _paper_model(keras_drifa, args.size)
+    build_s = time.perf_counter() - start
+    _compile(keras, model)
+    start = time.perf_counter()
+    _sync(keras, model.train_on_batch(xs, ys))
+    first_s = time.perf_counter() - start
+    _sync(keras, model.train_on_batch(xs, ys))
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        loss = model.train_on_batch(xs, ys)
+    _sync(keras, loss)
+    steady_s = (time.perf_counter() - start) / args.steps
+    return {
+        "parameters": model.count_params(),
+        "build s": build_s,
+        "first train step s": first_s,
+        "train pairs/s": args.batch_size / steady_s,
+    }
+
+
+def measure_predict(args):
+    keras, np, keras_drifa = _setup()
+    xs, _ = _data(np, keras, args.size, args.batch_size)
+    model = _paper_model(keras_drifa, args.size)
+    start = time.perf_counter()
+    _sync(keras, model.predict_on_batch(xs))
+    first_s = time.perf_counter() - start
+    _sync(keras, model.predict_on_batch(xs))
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        out = model.predict_on_batch(xs)
+    _sync(keras, out)
+    steady_s = (time.perf_counter() - start) / args.steps
+    return {"first predict s": first_s, "predict pairs/s": args.batch_size / steady_s}
+
+
+def measure_mc(args):
+    keras, np, keras_drifa = _setup()
+    xs, _ = _data(np, keras, args.size, args.batch_size)
+    model = _paper_model(keras_drifa, args.size)
+    ensemble = keras_drifa.MCDropoutEnsemble([model])
+    samples, batch = args.mc_samples, args.batch_size
+
+    def loop():
+        with keras_drifa.mc_sampling(model):
+            return [model.predict(xs, batch_size=batch, verbose=0) for _ in range(samples)]
+
+    def fast():
+        return ensemble.predict_uncertainty(xs, num_samples=samples, batch_size=batch, seed=0)
+
+    loop(), fast()  # compile both
+    times = {"loop": [], "fast": []}
+    for _ in range(args.repeats):
+        for name, fn in (("loop", loop), ("fast", fast)):
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    per_s = {k: samples * batch / float(np.median(v)) for k, v in times.items()}
+    return {
+        "MC predict loop samples/s": per_s["loop"],
+        "predict_uncertainty samples/s": per_s["fast"],
+        "predict_uncertainty / loop": per_s["fast"] / per_s["loop"],
+    }
+
+
+def measure_ensemble(args):
+    keras, np, keras_drifa = _setup()
+    xs, ys = _data(np, keras, args.size, args.batch_size)
+    result = {}
+    for m in args.members:
+        ensemble = keras_drifa.MCDropoutEnsemble(
+            lambda: _paper_model(keras_drifa, args.size), num_members=m
+        )
+        ensemble.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
         start = time.perf_counter()
-        keras.ops.convert_to_numpy(keras.ops.sum(keras.ops.matmul(a, b)))
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best / 1e9
+        _sync(keras, ensemble.train_on_batch(xs, ys))
+        result[f"ensemble M={m} first step s"] = time.perf_counter() - start
+    return result
 
 
-def drifa_forward_flops(size, channels=(3, 3), widths=(64, 128, 256, 512), blocks=(2, 2, 2, 2)):
-    """Forward multiply-add FLOPs (2 per MAC) of one sample, counted from the architecture.
+def measure_cache(args):
+    """Runs `train` twice in child processes sharing a fresh JAX compilation cache."""
+    import keras
 
-    Counts convolutions and the matrix products of the attention layers (the 1x1
-    convolutions on full feature maps dominate those); pooling and element-wise work is
-    left out, so the figure is a slight underestimate.
-    """
+    if keras.backend.backend() != "jax":
+        return {}
+    folder = tempfile.mkdtemp(prefix="drifa-jax-cache-")
+    env = dict(
+        os.environ,
+        JAX_COMPILATION_CACHE_DIR=folder,
+        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+        JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1",
+    )
+    try:
+        first = _run_child("train", args, env)
+        second = _run_child("train", args, env)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {
+        "first step, empty cache s": first["first train step s"],
+        "first step, warm cache s": second["first train step s"],
+    }
 
-    def conv(h, k, cin, cout):
-        return 2 * h * h * k * k * cin * cout
 
-    def mfa(h, c):  # 4 HIFA convolutions + 1 CLIA convolution on the map; tiny vector work
-        return 5 * 2 * h * h * c * c + 2 * (2 * c * c + c * c + c * c)
+# --- the parent: run the measures on the trees, print the table ------------------------
 
-    def mifa(hs, c):  # one convolution per modality on its map, plus the shared dense
-        return sum(2 * h * h * c * c for h in hs) + 3 * 2 * c * c
 
-    total = 0
-    num_blocks = sum(blocks)
-    h = size // 2
-    for cin in channels:
-        total += conv(h, 7, cin, widths[0]) + mfa(h, widths[0])
-    h = h // 2
-    c, k = widths[0], 0
-    for stage, (f, n) in enumerate(zip(widths, blocks)):
-        for b in range(n):
-            k += 1
-            stride = 2 if stage > 0 and b == 0 else 1
-            h_out = -(-h // stride)
-            per_branch = conv(h_out, 3, c, f) + conv(h_out, 3, f, f) + 2 * mfa(h_out, f)
-            if stride != 1 or c != f:
-                per_branch += conv(h_out, 1, c, f)
-            if k < num_blocks:
-                per_branch += mfa(h_out, f)
-            total += len(channels) * per_branch + mifa([h_out] * len(channels), f)
-            c, h = f, h_out
-    return total
+def _child_argv(measure, args):
+    argv = [sys.executable, os.path.abspath(__file__), "--child", measure]
+    argv += ["--size", str(args.size), "--batch-size", str(args.batch_size)]
+    argv += ["--steps", str(args.steps), "--mc-samples", str(args.mc_samples)]
+    argv += ["--repeats", str(args.repeats), "--members", *map(str, args.members)]
+    return argv
+
+
+def _run_child(measure, args, env):
+    proc = subprocess.run(
+        _child_argv(measure, args), env=env, capture_output=True, text=True, check=False
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT)]
+    if proc.returncode != 0 or not lines:
+        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
+        raise RuntimeError(f"benchmark child '{measure}' failed (exit {proc.returncode})")
+    return json.loads(lines[-1][len(RESULT):])
+
+
+def _tree_env(tree):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = tree + os.pathsep + env.get("PYTHONPATH", "")
+    env["DRIFA_BENCHMARK_TREE"] = tree
+    return env
+
+
+def _checkout(ref):
+    folder = tempfile.mkdtemp(prefix="drifa-baseline-")
+    subprocess.run(
+        ["git", "-C", ROOT, "worktree", "add", "--detach", "--force", folder, ref],
+        check=True, capture_output=True,
+    )
+    return folder
+
+
+def _format(value):
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.2f}"
+
+
+def parent(args):
+    import keras  # noqa: F401  (prints the backend's version below)
+
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    print(f"backend={backend} keras={keras.__version__} size={args.size} "
+          f"batch={args.batch_size} steps={args.steps}")
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    trees = {"current": ROOT}
+    if args.baseline:
+        trees[args.baseline] = _checkout(args.baseline)
+    results = {name: {} for name in trees}
+    try:
+        for measure in args.measure:
+            for name, tree in trees.items():
+                start = time.perf_counter()
+                values = _run_child(measure, args, _tree_env(tree))
+                results[name].update(values)
+                print(f"  {measure:9s} {name:12s} done in {time.perf_counter() - start:6.1f} s")
+    finally:
+        if args.baseline:
+            subprocess.run(
+                ["git", "-C", ROOT, "worktree", "remove", "--force", trees[args.baseline]],
+                check=False, capture_output=True,
+            )
+    print(f"load average after: {os.getloadavg()[0]:.2f}\n")
+    names = list(trees)
+    header = f"{'':34s}" + "".join(f"{n[:14]:>16s}" for n in names)
+    if args.baseline:
+        header += f"{'ratio':>10s}"
+    print(header)
+    for key in results["current"]:
+        row = f"{key:34s}" + "".join(
+            f"{_format(results[n][key]) if key in results[n] else '-':>16s}" for n in names
+        )
+        if args.baseline and key in results[args.baseline] and results[args.baseline][key]:
+            row += f"{results['current'][key] / results[args.baseline][key]:>9.2f}x"
+        print(row)
+
+
+def child(args):
+    tree = os.environ.get("DRIFA_BENCHMARK_TREE")
+    if args.child != "cache":
+        import keras_drifa
+
+        where = os.path.dirname(os.path.dirname(os.path.abspath(keras_drifa.__file__)))
+        if tree and os.path.realpath(where) != os.path.realpath(tree):
+            raise RuntimeError(f"imported keras_drifa from {where}, expected {tree}")
+    values = {
+        "train": measure_train,
+        "predict": measure_predict,
+        "mc": measure_mc,
+        "ensemble": measure_ensemble,
+        "cache": measure_cache,
+    }[args.child](args)
+    print(RESULT + json.dumps(values), flush=True)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=64, help="input height and width")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=10, help="timed steps after the first")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps after warm-up")
+    parser.add_argument("--measure", nargs="+", choices=MEASURES, default=["train", "predict"])
+    parser.add_argument("--baseline", help="git ref to measure side by side")
+    parser.add_argument("--members", type=int, nargs="+", default=[1, 3])
+    parser.add_argument("--mc-samples", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=3, help="mc: timed repeats (median)")
+    parser.add_argument("--child", choices=MEASURES, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    backend = keras.backend.backend()
-    print(f"backend={backend} keras={keras.__version__} size={args.size} batch={args.batch_size}")
-
-    peak = matmul_peak_gflops()
-    print(f"matmul peak (float32, 2048^3):     {peak:9.1f} GFLOP/s")
-
-    start = time.perf_counter()
-    model = keras_drifa.build_model(input_shape=(args.size, args.size, 3), num_classes=(5, 7))
-    build_s = time.perf_counter() - start
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss=["categorical_crossentropy"] * 2,
-        loss_weights=[0.5, 0.5],
-    )
-    rng = np.random.default_rng(0)
-    xs = [rng.random((args.batch_size, args.size, args.size, 3), dtype=np.float32) for _ in range(2)]
-    ys = [keras.utils.to_categorical(rng.integers(0, n, args.batch_size), n) for n in (5, 7)]
-
-    start = time.perf_counter()
-    model.train_on_batch(xs, ys)
-    first_step_s = time.perf_counter() - start
-    model.train_on_batch(xs, ys)  # one more warm-up step (allocators, autotuning)
-
-    start = time.perf_counter()
-    for _ in range(args.steps):
-        loss = model.train_on_batch(xs, ys)
-    keras.ops.convert_to_numpy(loss if not isinstance(loss, list) else loss[0])
-    steady_s = (time.perf_counter() - start) / args.steps
-
-    pairs_per_s = args.batch_size / steady_s
-    train_flops = 3 * drifa_forward_flops(args.size) * args.batch_size  # forward + backward
-    achieved = train_flops / steady_s / 1e9
-    print(f"parameters:                        {model.count_params():,}")
-    print(f"build:                             {build_s:9.2f} s")
-    print(f"first training step (compile):     {first_step_s:9.2f} s")
-    print(f"steady training throughput:        {pairs_per_s:9.2f} image pairs/s")
-    print(f"achieved:                          {achieved:9.1f} GFLOP/s")
-    print(f"fraction of matmul peak:           {achieved / peak:9.1%}")
+    if args.child:
+        child(args)
+    else:
+        parent(args)
 
 
 if __name__ == "__main__":

@@ -18,31 +18,78 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def conv1x1_sigmoid(x, dense):
-    """`Conv1x1_U`: a 1x1 convolution with bias and sigmoid (held by a Dense layer)."""
-    return sigmoid(x @ to_numpy(dense.kernel) + to_numpy(dense.bias))
+def conv1x1_sigmoid(x, weights):
+    """`Conv1x1_U`: a 1x1 convolution with bias and sigmoid; `weights` is `(kernel, bias)`."""
+    kernel, bias = weights
+    return sigmoid(x @ kernel + bias)
 
 
-def hifa(x, layer):
-    g1 = conv1x1_sigmoid(x, layer.conv_1)
-    g2 = conv1x1_sigmoid(g1, layer.conv_2)
+# Where each layer keeps the weights of the spec's convolutions, as its docstring states:
+# `(kernel, bias)` per named convolution, as float64 NumPy arrays.
+def _dense_kernel(k_p1, k_p2):
+    """HIFA's dense kernel `(2U, U)` from its halves for p1 and p2."""
+    return np.concatenate([k_p1, k_p2], axis=0)
+
+
+def hifa_weights(layer):
+    k, b = to_numpy(layer.kernels), to_numpy(layer.biases)
+    return {
+        "conv_1": (to_numpy(layer.input_kernel), b[0]),
+        "conv_2": (k[0], b[1]),
+        "conv_3": (k[1], b[2]),
+        "conv_4": (k[2], b[3]),
+        "dense": (_dense_kernel(k[3], k[4]), b[4]),
+    }
+
+
+def clia_weights(layer):
+    b = to_numpy(layer.biases)
+    return {
+        "conv_1": (to_numpy(layer.input_kernel), b[0]),
+        "conv_2": (to_numpy(layer.kernel), b[1]),
+    }
+
+
+def mfa_weights(layer):
+    """MFA's stacked weights split into HIFA's and CLIA's convolutions."""
+    u = layer.units
+    k_in = to_numpy(layer.input_kernel)
+    k, b = to_numpy(layer.kernels), to_numpy(layer.biases)
+    hifa_w = {
+        "conv_1": (k_in[:, :u], b[0]),
+        "conv_2": (k[0], b[2]),
+        "conv_3": (k[1], b[3]),
+        "conv_4": (k[2], b[4]),
+        "dense": (_dense_kernel(k[3], k[4]), b[5]),
+    }
+    clia_w = {"conv_1": (k_in[:, u:], b[1]), "conv_2": (k[5], b[6])}
+    return hifa_w, clia_w
+
+
+def hifa(x, layer=None, weights=None):
+    w = weights if weights is not None else hifa_weights(layer)
+    g1 = conv1x1_sigmoid(x, w["conv_1"])
+    g2 = conv1x1_sigmoid(g1, w["conv_2"])
     p1 = g1.mean(axis=(1, 2)) + g2.max(axis=(1, 2))
-    g3 = conv1x1_sigmoid(g1 + g2, layer.conv_3)
-    g4 = conv1x1_sigmoid(g3, layer.conv_4)
+    g3 = conv1x1_sigmoid(g1 + g2, w["conv_3"])
+    g4 = conv1x1_sigmoid(g3, w["conv_4"])
     p2 = g3.mean(axis=(1, 2)) + g4.max(axis=(1, 2))
-    g = conv1x1_sigmoid(np.concatenate([p1, p2], axis=-1), layer.dense)
+    g = conv1x1_sigmoid(np.concatenate([p1, p2], axis=-1), w["dense"])
     return g[:, None, None, :]
 
 
-def clia(x, layer):
-    l1 = conv1x1_sigmoid(x, layer.conv_1).mean(axis=(1, 2), keepdims=True)
-    l2 = conv1x1_sigmoid(l1, layer.conv_2).mean(axis=(1, 2), keepdims=True)
+def clia(x, layer=None, weights=None):
+    w = weights if weights is not None else clia_weights(layer)
+    l1 = conv1x1_sigmoid(x, w["conv_1"]).mean(axis=(1, 2), keepdims=True)
+    l2 = conv1x1_sigmoid(l1, w["conv_2"]).mean(axis=(1, 2), keepdims=True)
     return l1 + l2
 
 
 def mfa(x, layer):
+    hifa_w, clia_w = mfa_weights(layer)
     a = sigmoid(
-        to_numpy(layer.gamma_g) * hifa(x, layer.hifa) + to_numpy(layer.gamma_l) * clia(x, layer.clia)
+        to_numpy(layer.gamma_g) * hifa(x, weights=hifa_w)
+        + to_numpy(layer.gamma_l) * clia(x, weights=clia_w)
     )
     return x * a * to_numpy(layer.alpha)
 
@@ -51,15 +98,16 @@ def mgifa(xs, layer):
     v_min = sum(x.min(axis=(1, 2)) for x in xs)
     v_avg = sum(x.mean(axis=(1, 2)) for x in xs)
     v_max = sum(x.max(axis=(1, 2)) for x in xs)
-    d = layer.dense
+    d = (to_numpy(layer.dense_kernel), to_numpy(layer.dense_bias))
     g = conv1x1_sigmoid(v_min, d) + conv1x1_sigmoid(v_avg, d) + conv1x1_sigmoid(v_max, d)
     return g[:, None, None, :]
 
 
 def mlifa(xs, layer):
+    kernels, biases = to_numpy(layer.kernels), to_numpy(layer.biases)
     total = 0.0
-    for x, conv in zip(xs, layer.convs):
-        c = conv1x1_sigmoid(x, conv)
+    for m, x in enumerate(xs):
+        c = conv1x1_sigmoid(x, (kernels[m], biases[m]))
         total = total + (
             c.min(axis=(1, 2), keepdims=True)
             + c.mean(axis=(1, 2), keepdims=True)
@@ -73,7 +121,8 @@ def mifa(xs, layer):
         to_numpy(layer.gamma_g) * mgifa(xs, layer.mgifa)
         + to_numpy(layer.gamma_l) * mlifa(xs, layer.mlifa)
     )
-    return [x * a * to_numpy(alpha) for x, alpha in zip(xs, layer.alphas)]
+    alphas = to_numpy(layer.alphas)
+    return [x * a * alphas[m] for m, x in enumerate(xs)]
 
 
 def conv2d_same(x, kernel, bias, stride):

@@ -3,8 +3,19 @@
 import keras
 from keras import ops
 
-from keras_drifa.layers._projection import sigmoid_projection
+from keras_drifa.layers._initializers import StackedGlorotUniform
+from keras_drifa.layers._projection import sigmoid_projection, unstack
 from keras_drifa.layers._validation import check_positive_int, feature_map_channels
+
+
+def local_attention(c1, kernel, bias):
+    """CLIA after its first projection `c1 = conv_1(x)`: `l1 + l2`, `(batch, 1, 1, units)`.
+
+    `kernel` and `bias` are conv_2's.
+    """
+    l1 = ops.mean(c1, axis=(1, 2), keepdims=True)
+    # conv_2 runs on the 1x1 map l1, so its spatial mean is the identity.
+    return l1 + sigmoid_projection(l1, kernel, bias)
 
 
 @keras.saving.register_keras_serializable(package="keras_drifa")
@@ -16,6 +27,9 @@ class ChannelwiseLocalInformationAttention(keras.layers.Layer):
         l1 = mean_hw(conv_1(x))
         l2 = mean_hw(conv_2(l1))
         L  = l1 + l2
+
+    Weights: `input_kernel` `(channels, units)` (conv_1), `kernel` `(units, units)`
+    (conv_2), `biases` `(2, units)` (conv_1, conv_2).
 
     Args:
         units: size of the attention vector (the paper uses the input channel count).
@@ -35,19 +49,22 @@ class ChannelwiseLocalInformationAttention(keras.layers.Layer):
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
         self.units = check_positive_int(self.__class__.__name__, "units", units)
-        self.conv_1 = sigmoid_projection(units, "conv_1", dtype=self.dtype_policy)
-        self.conv_2 = sigmoid_projection(units, "conv_2", dtype=self.dtype_policy)
 
     def build(self, input_shape):
-        feature_map_channels(self, input_shape)
-        self.conv_1.build(input_shape)
-        self.conv_2.build((input_shape[0], 1, 1, self.units))
+        channels = feature_map_channels(self, input_shape)
+        u = self.units
+        self.input_kernel = self.add_weight(
+            shape=(channels, u), initializer=StackedGlorotUniform(), name="input_kernel"
+        )
+        self.kernel = self.add_weight(
+            shape=(u, u), initializer=StackedGlorotUniform(), name="kernel"
+        )
+        self.biases = self.add_weight(shape=(2, u), initializer="zeros", name="biases")
 
     def call(self, inputs):
-        l1 = ops.mean(self.conv_1(inputs), axis=(1, 2), keepdims=True)
-        # conv_2 runs on the 1x1 map l1, so its spatial mean is the identity.
-        l2 = self.conv_2(l1)
-        return l1 + l2
+        b1, b2 = unstack(self.biases)
+        c1 = sigmoid_projection(inputs, self.input_kernel, b1)
+        return local_attention(c1, self.kernel, b2)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 1, 1, self.units)

@@ -3,8 +3,34 @@
 import keras
 from keras import ops
 
-from keras_drifa.layers._projection import sigmoid_projection
+from keras_drifa.layers._initializers import StackedGlorotUniform
+from keras_drifa.layers._projection import sigmoid_projection, unstack
 from keras_drifa.layers._validation import check_positive_int, feature_map_channels
+
+
+def hierarchical_pooling(g1, kernels, biases):
+    """HIFA after its first projection `g1 = conv_1(x)`: the global attention vector.
+
+    `kernels`: conv_2, conv_3, conv_4, then the dense layer's rows for `p1` and for `p2`
+    (each `(units, units)`); `biases`: conv_2, conv_3, conv_4, dense. Returns
+    `(batch, 1, 1, units)`.
+    """
+    k2, k3, k4, k_dense_p1, k_dense_p2 = kernels
+    b2, b3, b4, b_dense = biases
+    g2 = sigmoid_projection(g1, k2, b2)
+    p1 = ops.mean(g1, axis=(1, 2)) + ops.max(g2, axis=(1, 2))
+    g3 = sigmoid_projection(g1 + g2, k3, b3)
+    g4 = sigmoid_projection(g3, k4, b4)
+    p2 = ops.mean(g3, axis=(1, 2)) + ops.max(g4, axis=(1, 2))
+    # dense(concat([p1, p2])), with the dense kernel held as its two (units, units) halves.
+    attention = ops.sigmoid(ops.matmul(p1, k_dense_p1) + ops.matmul(p2, k_dense_p2) + b_dense)
+    return ops.reshape(attention, (-1, 1, 1, attention.shape[-1]))
+
+
+def hidden_fans(units):
+    """Glorot fans of HIFA's stacked kernels: three 1x1 convolutions, then the two halves
+    of the `(2 units, units)` dense kernel."""
+    return [(units, units)] * 3 + [(2 * units, units)] * 2
 
 
 @keras.saving.register_keras_serializable(package="keras_drifa")
@@ -19,6 +45,9 @@ class HierarchicalInformationFusionAttention(keras.layers.Layer):
         G  = dense(concat([p1, p2]))
 
     Every convolution and the dense layer have `units` outputs, a bias and a sigmoid.
+    Weights: `input_kernel` `(channels, units)` (conv_1); `kernels` `(5, units, units)`:
+    conv_2, conv_3, conv_4, then the dense kernel's rows for `p1` and for `p2`; `biases`
+    `(5, units)`: conv_1, conv_2, conv_3, conv_4, dense.
 
     Args:
         units: size of the attention vector (the paper uses the input channel count).
@@ -38,29 +67,22 @@ class HierarchicalInformationFusionAttention(keras.layers.Layer):
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
         self.units = check_positive_int(self.__class__.__name__, "units", units)
-        self.conv_1 = sigmoid_projection(units, "conv_1", dtype=self.dtype_policy)
-        self.conv_2 = sigmoid_projection(units, "conv_2", dtype=self.dtype_policy)
-        self.conv_3 = sigmoid_projection(units, "conv_3", dtype=self.dtype_policy)
-        self.conv_4 = sigmoid_projection(units, "conv_4", dtype=self.dtype_policy)
-        self.dense = sigmoid_projection(units, "dense", dtype=self.dtype_policy)
 
     def build(self, input_shape):
-        feature_map_channels(self, input_shape)
-        hidden_shape = tuple(input_shape[:-1]) + (self.units,)
-        self.conv_1.build(input_shape)
-        for conv in (self.conv_2, self.conv_3, self.conv_4):
-            conv.build(hidden_shape)
-        self.dense.build((input_shape[0], 2 * self.units))
+        channels = feature_map_channels(self, input_shape)
+        u = self.units
+        self.input_kernel = self.add_weight(
+            shape=(channels, u), initializer=StackedGlorotUniform(), name="input_kernel"
+        )
+        self.kernels = self.add_weight(
+            shape=(5, u, u), initializer=StackedGlorotUniform(hidden_fans(u)), name="kernels"
+        )
+        self.biases = self.add_weight(shape=(5, u), initializer="zeros", name="biases")
 
     def call(self, inputs):
-        g1 = self.conv_1(inputs)
-        g2 = self.conv_2(g1)
-        p1 = ops.mean(g1, axis=(1, 2)) + ops.max(g2, axis=(1, 2))
-        g3 = self.conv_3(g1 + g2)
-        g4 = self.conv_4(g3)
-        p2 = ops.mean(g3, axis=(1, 2)) + ops.max(g4, axis=(1, 2))
-        attention = self.dense(ops.concatenate([p1, p2], axis=-1))
-        return ops.expand_dims(ops.expand_dims(attention, 1), 1)
+        b1, *biases = unstack(self.biases)
+        g1 = sigmoid_projection(inputs, self.input_kernel, b1)
+        return hierarchical_pooling(g1, unstack(self.kernels), biases)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 1, 1, self.units)

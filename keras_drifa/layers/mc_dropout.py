@@ -3,29 +3,9 @@
 import keras
 from keras import ops
 
+from keras_drifa import _backend
+
 MC_DROPOUT_MODES = ("on_demand", "always")
-
-
-class _SamplingSwitch(keras.random.SeedGenerator):
-    """A runtime on/off flag that compiled functions read as state, not as a constant.
-
-    Keras threads the state of every `SeedGenerator` through compiled train, test and
-    predict functions as an input on all backends (that is how dropout masks change between
-    `jax.jit` calls), and leaves it out of `weights`, parameter counts and saved files.
-    A runtime switch needs exactly that, so the flag is held the same way; the class never
-    generates seeds.
-    """
-
-    def __init__(self, name="sampling_switch"):
-        # Deliberately not SeedGenerator.__init__: this holds a flag, not a seed.
-        self.name = name
-        self._initial_seed = None
-        self.state = keras.Variable(
-            0.0, dtype="float32", trainable=False, autocast=False, name=name
-        )
-
-    def next(self, ordered=True):
-        raise TypeError("The MC sampling switch holds a flag; it does not generate seeds.")
 
 
 @keras.saving.register_keras_serializable(package="keras_drifa")
@@ -78,26 +58,32 @@ class MCDropout(keras.layers.Layer):
         self.mode = mode
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.sampling_switch = _SamplingSwitch()
+        # The run-time switch: compiled train, test and predict functions take every
+        # SeedGenerator's state as an input on all backends, and Keras keeps those states
+        # out of `weights`, parameter counts and saved files. So the flag is held as the
+        # first entry of a generator's state (1: sampling on) and never used as a seed.
+        self.sampling_switch = keras.random.SeedGenerator(0, name="sampling_switch")
         self.supports_masking = True
         self.built = True
 
     @property
     def sampling(self):
         """Whether MC sampling is currently switched on for this layer."""
-        return bool(ops.convert_to_numpy(self.sampling_switch.state) > 0.5)
+        return bool(ops.convert_to_numpy(self.sampling_switch.state)[0] > 0)
 
     def set_sampling(self, enabled):
         """Switches MC sampling at inference on or off (prefer `keras_drifa.mc_sampling`)."""
-        self.sampling_switch.state.assign(1.0 if enabled else 0.0)
+        state = self.sampling_switch.state
+        state.assign(ops.convert_to_tensor([1 if enabled else 0, 0], dtype=state.dtype))
 
     def call(self, inputs, training=False):
         if self.rate == 0:
             return inputs
-        dropped = keras.random.dropout(inputs, self.rate, seed=self.seed_generator)
         if training or self.mode == "always":
-            return dropped
-        return ops.where(self.sampling_switch.state > 0.5, dropped, inputs)
+            return keras.random.dropout(inputs, self.rate, seed=self.seed_generator)
+        return _backend.dropout_if(
+            self.sampling_switch.state[0] > 0, inputs, self.rate, self.seed_generator
+        )
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -3,13 +3,15 @@
 import keras
 from keras import ops
 
+from keras_drifa.layers._initializers import StackedGlorotUniform
+from keras_drifa.layers._projection import unstack
 from keras_drifa.layers._validation import (
     check_positive_int,
     check_units_match_channels,
     feature_map_channels,
 )
-from keras_drifa.layers.clia import ChannelwiseLocalInformationAttention
-from keras_drifa.layers.hifa import HierarchicalInformationFusionAttention
+from keras_drifa.layers.clia import local_attention
+from keras_drifa.layers.hifa import hidden_fans, hierarchical_pooling
 
 
 @keras.saving.register_keras_serializable(package="keras_drifa")
@@ -25,6 +27,19 @@ class MultiBranchFusionAttention(keras.layers.Layer):
     `gamma_g` `(1, 1, 1, 1)`, `gamma_l` `(1, 1, 1, units)` and `alpha` `(1, 1, 1, channels)`
     are trainable and start at one. With `units == channels` an MFA has
     `6 (C^2 + C) + 2 C^2 + C + 1 + 2 C` parameters.
+
+    The branches' weights are stacked into three variables, so that a whole MFA has six
+    (the optimizer's work and the traced graph grow with the number of variables):
+
+    - `input_kernel` `(channels, 2 units)`: HIFA's conv_1 (first `units` columns) and
+      CLIA's conv_1 (last `units`); both read the input, as one matrix product.
+    - `kernels` `(6, units, units)`: HIFA's conv_2, conv_3, conv_4, the rows of HIFA's
+      dense kernel for `p1` and for `p2`, and CLIA's conv_2.
+    - `biases` `(7, units)`: HIFA's conv_1, CLIA's conv_1, HIFA's conv_2, conv_3, conv_4
+      and dense, CLIA's conv_2.
+
+    The numbers are those of `HierarchicalInformationFusionAttention` and
+    `ChannelwiseLocalInformationAttention` holding the same weights.
 
     Args:
         units: size of the attention vector; must equal the input channels (the paper's
@@ -45,28 +60,36 @@ class MultiBranchFusionAttention(keras.layers.Layer):
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
         self.units = check_positive_int(self.__class__.__name__, "units", units)
-        self.hifa = HierarchicalInformationFusionAttention(
-            units, name="hifa", dtype=self.dtype_policy
-        )
-        self.clia = ChannelwiseLocalInformationAttention(
-            units, name="clia", dtype=self.dtype_policy
-        )
 
     def build(self, input_shape):
         channels = feature_map_channels(self, input_shape)
         check_units_match_channels(self, self.units, channels)
-        self.hifa.build(input_shape)
-        self.clia.build(input_shape)
-        self.gamma_g = self.add_weight(shape=(1, 1, 1, 1), initializer="ones", name="gamma_g")
-        self.gamma_l = self.add_weight(
-            shape=(1, 1, 1, self.units), initializer="ones", name="gamma_l"
+        u = self.units
+        self.input_kernel = self.add_weight(
+            shape=(channels, 2 * u),
+            initializer=StackedGlorotUniform(fans=(channels, u)),
+            name="input_kernel",
         )
+        self.kernels = self.add_weight(
+            shape=(6, u, u),
+            initializer=StackedGlorotUniform(hidden_fans(u) + [(u, u)]),
+            name="kernels",
+        )
+        self.biases = self.add_weight(shape=(7, u), initializer="zeros", name="biases")
+        self.gamma_g = self.add_weight(shape=(1, 1, 1, 1), initializer="ones", name="gamma_g")
+        self.gamma_l = self.add_weight(shape=(1, 1, 1, u), initializer="ones", name="gamma_l")
         self.alpha = self.add_weight(shape=(1, 1, 1, channels), initializer="ones", name="alpha")
 
     def call(self, inputs):
-        attention = ops.sigmoid(
-            self.gamma_g * self.hifa(inputs) + self.gamma_l * self.clia(inputs)
+        kernels = unstack(self.kernels)
+        b_hifa_1, b_clia_1, *b_hifa, b_clia_2 = unstack(self.biases)
+        projected = ops.sigmoid(
+            ops.matmul(inputs, self.input_kernel) + ops.concatenate([b_hifa_1, b_clia_1])
         )
+        g1, c1 = ops.split(projected, 2, axis=-1)
+        global_attention = hierarchical_pooling(g1, kernels[:5], b_hifa)
+        local = local_attention(c1, kernels[5], b_clia_2)
+        attention = ops.sigmoid(self.gamma_g * global_attention + self.gamma_l * local)
         return inputs * attention * self.alpha
 
     def compute_output_shape(self, input_shape):

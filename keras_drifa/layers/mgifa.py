@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_drifa.layers._initializers import StackedGlorotUniform
 from keras_drifa.layers._projection import sigmoid_projection
 from keras_drifa.layers._validation import check_positive_int, multimodal_channels
 
@@ -12,7 +13,8 @@ class MultimodalGlobalInformationFusionAttention(keras.layers.Layer):
     """Multimodal global information fusion attention (MGIFA), Dhar et al., WACV 2025.
 
     Pools every modality globally with min, average and max pooling, sums each pooling over
-    the modalities, and passes the three vectors through one shared sigmoid dense layer:
+    the modalities, and passes the three vectors through one shared sigmoid dense layer
+    (weights `dense_kernel` `(channels, units)` and `dense_bias`):
 
         v_min = sum_m GMinP(x_m);  v_avg = sum_m GAP(x_m);  v_max = sum_m GMP(x_m)
         G = dense(v_min) + dense(v_avg) + dense(v_max)
@@ -36,20 +38,26 @@ class MultimodalGlobalInformationFusionAttention(keras.layers.Layer):
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
         self.units = check_positive_int(self.__class__.__name__, "units", units)
-        self.dense = sigmoid_projection(units, "dense", dtype=self.dtype_policy)
 
     def build(self, input_shape):
         _, channels = multimodal_channels(self, input_shape)
-        self.dense.build((input_shape[0][0], channels))
+        self.dense_kernel = self.add_weight(
+            shape=(channels, self.units),
+            initializer=StackedGlorotUniform(fans=(channels, self.units)),
+            name="dense_kernel",
+        )
+        self.dense_bias = self.add_weight(
+            shape=(self.units,), initializer="zeros", name="dense_bias"
+        )
 
     def call(self, inputs):
         v_min = sum(ops.min(x, axis=(1, 2)) for x in inputs)
         v_avg = sum(ops.mean(x, axis=(1, 2)) for x in inputs)
         v_max = sum(ops.max(x, axis=(1, 2)) for x in inputs)
-        # One dense call on the stacked poolings computes dense(v) for each of the three.
+        # One product on the stacked poolings computes dense(v) for each of the three.
         pooled = ops.stack([v_min, v_avg, v_max], axis=1)
-        attention = ops.sum(self.dense(pooled), axis=1)
-        return ops.expand_dims(ops.expand_dims(attention, 1), 1)
+        attention = ops.sum(sigmoid_projection(pooled, self.dense_kernel, self.dense_bias), axis=1)
+        return ops.reshape(attention, (-1, 1, 1, self.units))
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0][0], 1, 1, self.units)

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_drifa.layers._projection import unstack
 from keras_drifa.layers._validation import (
     check_positive_int,
     check_units_match_channels,
@@ -24,7 +25,9 @@ class MultimodalInformationFusionAttention(keras.layers.Layer):
 
     The authors' code has two modalities; sums over modalities generalise it to M >= 1 and
     equal the code for M = 2. With `units == channels` and M modalities a MIFA has
-    `(C^2 + C) + M (C^2 + C) + 1 + C + M C` parameters.
+    `(C^2 + C) + M (C^2 + C) + 1 + C + M C` parameters. Its own weights are `gamma_g`
+    `(1, 1, 1, 1)`, `gamma_l` `(1, 1, 1, units)` and `alphas` `(M, 1, 1, channels)`
+    (`alphas[m]` is the spec's `alpha_m`); `mgifa` and `mlifa` hold the rest.
 
     Args:
         units: size of the attention vector; must equal the channels (or be 1).
@@ -62,17 +65,17 @@ class MultimodalInformationFusionAttention(keras.layers.Layer):
         self.gamma_l = self.add_weight(
             shape=(1, 1, 1, self.units), initializer="ones", name="gamma_l"
         )
-        self.alphas = [
-            self.add_weight(shape=(1, 1, 1, channels), initializer="ones", name=f"alpha_{m}")
-            for m in range(num_modalities)
-        ]
+        # alpha_m of the spec is alphas[m], (1, 1, channels): it broadcasts like (1, 1, 1, C).
+        self.alphas = self.add_weight(
+            shape=(num_modalities, 1, 1, channels), initializer="ones", name="alphas"
+        )
 
     def call(self, inputs):
         inputs = list(inputs)
         attention = ops.sigmoid(
             self.gamma_g * self.mgifa(inputs) + self.gamma_l * self.mlifa(inputs)
         )
-        return [x * attention * alpha for x, alpha in zip(inputs, self.alphas)]
+        return [x * attention * alpha for x, alpha in zip(inputs, unstack(self.alphas))]
 
     def compute_output_shape(self, input_shape):
         return [tuple(shape) for shape in input_shape]

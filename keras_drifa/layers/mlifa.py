@@ -3,7 +3,8 @@
 import keras
 from keras import ops
 
-from keras_drifa.layers._projection import sigmoid_projection
+from keras_drifa.layers._initializers import StackedGlorotUniform
+from keras_drifa.layers._projection import sigmoid_projection, unstack
 from keras_drifa.layers._validation import check_positive_int, multimodal_channels
 
 
@@ -16,6 +17,9 @@ class MultimodalLocalInformationFusionAttention(keras.layers.Layer):
 
         c_m = conv_m(x_m)
         L   = sum_m (min_hw(c_m) + mean_hw(c_m) + max_hw(c_m))
+
+    Weights: `kernels` `(modalities, channels, units)` and `biases` `(modalities, units)`,
+    the convolutions of the modalities in input order.
 
     Args:
         units: size of the attention vector (the paper uses the channel count).
@@ -35,27 +39,30 @@ class MultimodalLocalInformationFusionAttention(keras.layers.Layer):
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
         self.units = check_positive_int(self.__class__.__name__, "units", units)
-        self.convs = []
+        self.num_modalities = None
 
     def build(self, input_shape):
-        num_modalities, _ = multimodal_channels(self, input_shape)
         # One convolution per modality: their number is only known from the input list.
-        self.convs = [
-            sigmoid_projection(self.units, f"conv_{m}", dtype=self.dtype_policy)
-            for m in range(num_modalities)
-        ]
-        for conv, shape in zip(self.convs, input_shape):
-            conv.build(shape)
+        self.num_modalities, channels = multimodal_channels(self, input_shape)
+        self.kernels = self.add_weight(
+            shape=(self.num_modalities, channels, self.units),
+            initializer=StackedGlorotUniform(fans=(channels, self.units)),
+            name="kernels",
+        )
+        self.biases = self.add_weight(
+            shape=(self.num_modalities, self.units), initializer="zeros", name="biases"
+        )
 
     def call(self, inputs):
-        if len(inputs) != len(self.convs):
+        if len(inputs) != self.num_modalities:
             raise ValueError(
-                f"{self.__class__.__name__} '{self.name}' was built for {len(self.convs)} "
+                f"{self.__class__.__name__} '{self.name}' was built for {self.num_modalities} "
                 f"modalities; received {len(inputs)} feature maps."
             )
         attention = 0
-        for conv, x in zip(self.convs, inputs):
-            c = conv(x)
+        kernels, biases = unstack(self.kernels), unstack(self.biases)
+        for m, x in enumerate(inputs):
+            c = sigmoid_projection(x, kernels[m], biases[m])
             attention += (
                 ops.min(c, axis=(1, 2), keepdims=True)
                 + ops.mean(c, axis=(1, 2), keepdims=True)

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_drifa.layers._conv import SmallMapConv2D
+from keras_drifa.layers._initializers import StackedGlorotUniform
 from keras_drifa.layers._validation import check_positive_int, feature_map_channels
 from keras_drifa.layers.mfa import MultiBranchFusionAttention
 
@@ -47,10 +49,14 @@ class RobustResidualAttentionBlock(keras.layers.Layer):
         self.use_mfa = bool(use_mfa)
         self.batch_norm_momentum = batch_norm_momentum
         dtype = self.dtype_policy
-        self.conv_1 = keras.layers.Conv2D(
-            filters, 3, strides=strides, padding="same", name="conv_1", dtype=dtype
+        self.conv_1 = SmallMapConv2D(
+            filters, 3, strides=strides, padding="same", kernel_initializer=StackedGlorotUniform(),
+            name="conv_1", dtype=dtype,
         )
-        self.conv_2 = keras.layers.Conv2D(filters, 3, padding="same", name="conv_2", dtype=dtype)
+        self.conv_2 = SmallMapConv2D(
+            filters, 3, padding="same", kernel_initializer=StackedGlorotUniform(),
+            name="conv_2", dtype=dtype,
+        )
         self.bn_1 = keras.layers.BatchNormalization(
             momentum=batch_norm_momentum, name="bn_1", dtype=dtype
         )
@@ -72,8 +78,9 @@ class RobustResidualAttentionBlock(keras.layers.Layer):
             layer.build(hidden_shape)
         # Whether a projection is needed depends on the input channels, known only here.
         if self.strides != 1 or channels != self.filters:
-            self.shortcut_conv = keras.layers.Conv2D(
-                self.filters, 1, strides=self.strides, name="shortcut_conv",
+            self.shortcut_conv = SmallMapConv2D(
+                self.filters, 1, strides=self.strides,
+                kernel_initializer=StackedGlorotUniform(), name="shortcut_conv",
                 dtype=self.dtype_policy,
             )
             self.shortcut_bn = keras.layers.BatchNormalization(

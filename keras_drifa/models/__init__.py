@@ -1,7 +1,13 @@
 """DRIFA-Net model builders and the backbones DRIFA attention can sit on."""
 
 from keras_drifa.models.backbones import APPLICATION_BACKBONES, default_feature_layers
-from keras_drifa.models.drifa_net import build_model
+from keras_drifa.models.drifa_net import DRIFANet, build_model
 from keras_drifa.models.image_preprocessing import ImageNetPreprocessing
 
-__all__ = ["APPLICATION_BACKBONES", "ImageNetPreprocessing", "build_model", "default_feature_layers"]
+__all__ = [
+    "APPLICATION_BACKBONES",
+    "DRIFANet",
+    "ImageNetPreprocessing",
+    "build_model",
+    "default_feature_layers",
+]

@@ -11,7 +11,7 @@ def _x(seed=0, shape=(2, 6, 5, 8)):
 
 
 def test_contract():
-    check_layer_contract(lambda **kw: ChannelwiseLocalInformationAttention(8, **kw), _x(), 4)
+    check_layer_contract(lambda **kw: ChannelwiseLocalInformationAttention(8, **kw), _x(), 3)
 
 
 def test_acronym_alias():

@@ -13,8 +13,8 @@ def _xs(seed=0, shapes=((2, 6, 5, 8), (2, 3, 4, 8))):
 
 
 def test_contract():
-    # mgifa dense (2) + one conv per modality (4) + gamma_g, gamma_l + one alpha per modality.
-    check_layer_contract(lambda **kw: MultimodalInformationFusionAttention(8, **kw), _xs(), 10)
+    # mgifa dense (2) + mlifa kernels and biases (2) + gamma_g, gamma_l, alphas.
+    check_layer_contract(lambda **kw: MultimodalInformationFusionAttention(8, **kw), _xs(), 7)
 
 
 def test_acronym_alias():
