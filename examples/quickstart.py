@@ -1,53 +1,116 @@
-"""keras-drifa quick start: the whole of DRIFA-Net on the embedded synthetic data.
+"""keras-drifa quick start: what DRIFA-Net's attention adds, measured on embedded data.
 
 Run with `make demo` (sets up a virtual environment first) or directly:
 
     KERAS_BACKEND=jax python examples/quickstart.py
 
-It generates two synthetic modalities (pap-smear-like cells and dermoscopy-like lesions,
-each with its own label set, as in the paper's multitask setting), trains a reduced-width
-DRIFA-Net and the plain multi-branch ResNet baseline on the same data, prints one metrics
-table per task, fits a Monte Carlo dropout ensemble and compares its epistemic uncertainty
-on right and wrong predictions, and writes Grad-CAM overlays (scored against the known
-evidence masks), a reliability diagram and an embedding plot to `outputs/`.
+It generates pairs of noisy synthetic images (a pap-smear-like cell field and a
+dermoscopy-like lesion, 64x64) with three labels: the class drawn into the cell image, the
+class drawn into the lesion image, and the pair class `(cell class + lesion class) mod 4`,
+which neither image determines alone. It trains a reduced DRIFA-Net and the same network
+without MFA and MIFA (a two-branch ResNet that fuses by concatenation, the paper's
+baseline) with three seeds each, prints mean and standard deviation of accuracy, macro
+F1 and calibration error per task with a verdict, turns the three DRIFA-Nets into a
+Monte Carlo dropout ensemble and reports its uncertainty, scores Grad-CAM maps against
+the known evidence regions, and writes its figures to `outputs/`.
 """
 
 import argparse
 import os
+import sys
 import time
 
-import keras
-import numpy as np
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras_drifa
-from keras_drifa import data as drifa_data
-from keras_drifa.evaluation import classification_metrics, metrics_table
-from keras_drifa.explain import GradCAM, overlay
-from keras_drifa.viz import plot_embeddings, reliability_diagram
+# Minutes for the default settings on a quiet 2-core CPU machine, first run (compilation
+# included), measured with `make demo BACKEND=...` (README, "The demo").
+EXPECTED_MINUTES = {"tensorflow": 6, "jax": 8, "torch": 5}
+# JAX keeps compiled code here between runs; a second run starts in seconds.
+JAX_CACHE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".cache", "jax")
 
 
-def parse_args():
+def _enable_jax_cache():
+    """Turns on JAX's persistent compilation cache (before anything compiles)."""
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "jax":
+        return None
+    import jax
+
+    os.makedirs(JAX_CACHE, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", JAX_CACHE)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    return len(os.listdir(JAX_CACHE))
+
+
+_CACHED_ENTRIES = _enable_jax_cache()
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_drifa  # noqa: E402
+from keras_drifa import data as drifa_data  # noqa: E402
+from keras_drifa.evaluation import classification_metrics, compare_runs, runs_table  # noqa: E402
+from keras_drifa.explain import GradCAM  # noqa: E402
+from keras_drifa.training import SeededRuns, paper_schedule  # noqa: E402
+
+MODELS = ("DRIFA-Net", "baseline")
+INTERACTIVE = sys.stdout.isatty()
+
+
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=1500, help="synthetic sample rows")
-    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--samples", type=int, default=2000, help="image pairs in all")
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--classes", type=int, default=4, help="classes of every task")
+    # Noisy images, so that the single-image tasks are not solved perfectly: the
+    # uncertainty section needs some wrong predictions to say anything.
+    parser.add_argument("--noise", type=float, default=0.5, help="pixel noise of the images")
     parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--members", type=int, default=3, help="MC dropout ensemble members")
-    parser.add_argument("--mc-samples", type=int, default=20)
+    parser.add_argument("--seeds", type=int, default=3, help="training runs per model")
+    parser.add_argument("--mc-samples", type=int, default=10, help="MC dropout samples")
     parser.add_argument("--output", default="outputs", help="folder for the figures")
-    parser.add_argument("--seed", type=int, default=0)
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def build(data, **kwargs):
+# --- data ----------------------------------------------------------------------------
+
+
+def make_data(args):
+    """Synthetic pairs with three tasks: each image's own class and the pair class."""
+    data = drifa_data.make_synthetic(
+        args.samples, modalities=["cytology", "dermoscopy"], image_size=args.image_size,
+        num_classes=args.classes, label_mode="paired", noise=args.noise, seed=0,
+    )
+    labels = {f"{m}_class": codes for m, codes in data.codes.items()}
+    labels["pair_class"] = data.labels["label"]
+    train, val, test = drifa_data.stratified_split(labels["pair_class"], 0.15, 0.2, seed=0)
+    return data, labels, (train, val, test)
+
+
+def take(arrays, index):
+    return {name: array[index] for name, array in arrays.items()}
+
+
+def one_hot(labels, num_classes):
+    return {t: np.eye(num_classes, dtype="float32")[y] for t, y in labels.items()}
+
+
+# --- training -------------------------------------------------------------------------
+
+
+def build(data, num_classes, use_attention=True):
+    """A reduced DRIFA-Net: three stages of one RRA block (16, 32, 64 filters), so that
+    64x64 inputs end in 4x4 feature maps, the resolution Grad-CAM explains."""
     return keras_drifa.build_model(
         modalities=data.modality_names,
         input_shape=data.input_shapes,
-        num_classes=data.num_classes,
-        widths=(16, 16, 32, 32),
-        blocks_per_stage=(1, 1, 1, 1),
-        # A few hundred steps: faster-moving batch-norm statistics predict better.
+        num_classes={t: num_classes for t in ("cytology_class", "dermoscopy_class", "pair_class")},
+        widths=(16, 32, 64),
+        blocks_per_stage=(1, 1, 1),
+        use_mfa=use_attention,
+        use_mifa=use_attention,
         batch_norm_momentum=0.9,
-        **kwargs,
+        name="drifa_net" if use_attention else "baseline",
     )
 
 
@@ -56,143 +119,255 @@ def compile_model(model):
     model.compile(
         optimizer=keras.optimizers.Adam(2e-3),
         loss={t: "categorical_crossentropy" for t in tasks},
-        loss_weights={t: 1.0 / len(tasks) for t in tasks},
         metrics={t: ["accuracy"] for t in tasks},
     )
     return model
 
 
-def take(arrays, index):
-    return {name: array[index] for name, array in arrays.items()}
+def train_over_seeds(model, args, x, y, validation, x_test, labels_test):
+    """Trains `model` once per seed (compiled once), returns the test metrics per seed,
+    the weights per seed and the validation accuracy curves."""
+    runs = SeededRuns(compile_model(model))
+    metrics, weights, curves = [], [], []
+    for seed in range(args.seeds):
+        start = time.perf_counter()
+        runs.start(seed)
+        history = model.fit(
+            x, y, validation_data=validation, epochs=args.epochs, batch_size=32,
+            callbacks=paper_schedule(take(x, slice(0, 256)), patience=2),
+            verbose=1 if INTERACTIVE else 2,
+        )
+        probs = dict(zip(model.output_names, model.predict(x_test, batch_size=64, verbose=0)))
+        metrics.append({t: classification_metrics(probs[t], labels_test[t]) for t in probs})
+        weights.append(model.get_weights())
+        curves.append({t: history.history[f"val_{t}_accuracy"] for t in probs})
+        print(f"  {model.name}, seed {seed}: {time.perf_counter() - start:.0f} s")
+    return metrics, weights, curves
+
+
+def report(results, tasks):
+    """Per task: mean and standard deviation over seeds, and a verdict from them."""
+    verdicts = {}
+    for task in tasks:
+        rows = {name: [run[task] for run in results[name]] for name in MODELS}
+        print(runs_table(rows, title=f"\n{task}"))
+        if len(rows["DRIFA-Net"]) < 2:
+            verdicts[task] = "not judged (one seed per model; a verdict needs two or more)"
+            print(f"verdict: {verdicts[task]}")
+            continue
+        verdict, difference, error = compare_runs(rows["DRIFA-Net"], rows["baseline"])
+        verdicts[task] = verdict
+        print(f"verdict: DRIFA-Net {verdict} (accuracy {difference:+.3f} ± {error:.3f}, "
+              "difference of means ± its standard error)")
+    return verdicts
+
+
+# --- Grad-CAM -------------------------------------------------------------------------
+
+
+def peak_inside_mask(heatmaps, masks):
+    """Share of maps whose maximum lies on the evidence region (the "pointing game" of
+    Zhang et al., 2018). A flat map has no peak: its score is the chance that a random
+    pixel is on the region, the region's mean area."""
+    flat = heatmaps.reshape(len(heatmaps), -1)
+    peaks = flat.argmax(axis=1)
+    return float(np.mean(masks.reshape(len(masks), -1)[np.arange(len(flat)), peaks]))
 
 
 def energy_inside_mask(heatmaps, masks):
-    """Share of each Grad-CAM map's energy that falls on the evidence region, averaged."""
+    """Mean share of each map's energy that falls on the evidence region (a flat map
+    scores the region's area)."""
     heat = heatmaps.reshape(len(heatmaps), -1)
     inside = (heat * masks.reshape(len(masks), -1)).sum(axis=1)
     return float(np.mean(inside / np.maximum(heat.sum(axis=1), 1e-12)))
 
 
-def save_gradcam_figure(path, images, maps, titles):
+def gradcam_scores(model, weights, x_test, masks, task):
+    """Grad-CAM maps and localisation scores of the trained and of random weights."""
+    cam = GradCAM(model)
+    model.set_weights(weights)
+    trained = cam(x_test, task=task, verbose=0)
+    # A random-weights model of the same architecture, in the same (compiled) model.
+    model.set_weights(type(model).from_config(model.get_config()).get_weights())
+    random_maps = cam(x_test, task=task, verbose=0)
+    model.set_weights(weights)
+    scores = {
+        m: {
+            score.__name__: (score(trained[m], masks[m]), score(random_maps[m], masks[m]),
+                             float(masks[m].mean()))
+            for score in (peak_inside_mask, energy_inside_mask)
+        }
+        for m in masks
+    }
+    return trained, random_maps, scores
+
+
+def save_gradcam_figure(path, images, masks, trained, random_maps, title):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     modalities = list(images)
-    rows = len(next(iter(images.values())))
-    fig, axes = plt.subplots(rows, 2 * len(modalities), figsize=(3 * len(modalities) * 2, 3 * rows))
-    axes = np.atleast_2d(axes)
+    rows = len(images[modalities[0]])
+    fig, axes = plt.subplots(rows, 3 * len(modalities), figsize=(2.0 * 3 * len(modalities), 2.1 * rows))
     for r in range(rows):
         for m, name in enumerate(modalities):
             image = images[name][r]
-            axes[r, 2 * m].imshow(image.squeeze(), cmap="gray" if image.shape[-1] == 1 else None)
-            axes[r, 2 * m + 1].imshow(overlay(image, maps[name][r]))
-            axes[r, 2 * m].set_title(f"{name}\n{titles[name][r]}", fontsize=8)
-            axes[r, 2 * m + 1].set_title("Grad-CAM", fontsize=8)
-    for ax in axes.ravel():
-        ax.axis("off")
+            panels = [(image, name), (trained[name][r], "Grad-CAM, trained"),
+                      (random_maps[name][r], "Grad-CAM, random weights")]
+            for c, (picture, label) in enumerate(panels):
+                ax = axes[r, 3 * m + c]
+                if c == 0:
+                    ax.imshow(picture.squeeze(), cmap="gray" if picture.shape[-1] == 1 else None)
+                else:
+                    ax.imshow(picture, cmap="inferno", vmin=0, vmax=1)
+                ax.contour(masks[name][r], levels=[0.5], colors="cyan", linewidths=0.8)
+                ax.set_title(label, fontsize=7)
+                ax.axis("off")
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
-def main():
-    args = parse_args()
-    keras.utils.set_random_seed(args.seed)
-    os.makedirs(args.output, exist_ok=True)
+def save_reliability_figure(path, probs, labels, tasks):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from keras_drifa.viz import reliability_diagram
+
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 4))
+    for ax, task in zip(axes, tasks):
+        reliability_diagram(probs[task], labels[task], title=f"DRIFA-Net ensemble, {task}", ax=ax)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def save_curves_figure(path, curves, tasks):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3), sharey=True)
+    for ax, task in zip(axes, tasks):
+        for name, style in zip(MODELS, ("-", "--")):
+            for s, run in enumerate(curves[name]):
+                ax.plot(range(1, len(run[task]) + 1), run[task], style, color=f"C{s}",
+                        label=f"{name}, seed {s}")
+        ax.set_title(task, fontsize=9)
+        ax.set_xlabel("epoch")
+    axes[0].set_ylabel("validation accuracy")
+    axes[-1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     start = time.perf_counter()
-    print(f"keras-drifa {keras_drifa.__version__} on Keras {keras.__version__}, "
-          f"backend {keras.backend.backend()}")
+    backend = keras.backend.backend()
+    os.makedirs(args.output, exist_ok=True)
+    print(f"keras-drifa {keras_drifa.__version__} on Keras {keras.__version__}, backend {backend}.")
+    print(f"This takes about {EXPECTED_MINUTES.get(backend, 8)} minutes on a 2-core CPU with the "
+          "default settings, most of it compiling and training.")
+    if _CACHED_ENTRIES is not None:
+        print(f"JAX compilation cache: {JAX_CACHE} ({_CACHED_ENTRIES} entries from earlier runs; "
+              "a second run reuses them and starts training in seconds).")
 
-    # 1. Data: two modalities, each with its own label set (the paper's multitask setting).
-    data = drifa_data.make_synthetic(
-        args.samples, modalities=["cytology", "dermoscopy"], image_size=args.image_size,
-        num_classes=(4, 5), seed=args.seed,
-    )
-    first_task = data.task_names[0]
-    train, val, test = drifa_data.stratified_split(data.labels[first_task], 0.15, 0.2, args.seed)
-    targets = data.targets()
+    # 1. Data.
+    data, labels, (train, val, test) = make_data(args)
+    tasks = list(labels)
+    targets = one_hot(labels, args.classes)
     x_train, y_train = take(data.images, train), take(targets, train)
-    x_val, y_val = take(data.images, val), take(targets, val)
+    validation = (take(data.images, val), take(targets, val))
     x_test = take(data.images, test)
-    labels_test = {t: y[test] for t, y in data.labels.items()}
-    print(f"data: {len(train)} train / {len(val)} validation / {len(test)} test rows, "
-          f"tasks {data.num_classes}")
+    labels_test = {t: y[test] for t, y in labels.items()}
+    print(f"\nData: {len(train)} train / {len(val)} validation / {len(test)} test pairs of "
+          f"{args.image_size}x{args.image_size} images; tasks {tasks}, {args.classes} classes "
+          f"each (chance {1 / args.classes:.2f}). pair_class needs both images.")
 
-    # 2. DRIFA-Net and the plain multi-branch ResNet baseline, on the same data.
-    models = {
-        "DRIFA-Net": build(data, name="drifa_net"),
-        "ResNet baseline": build(data, use_mfa=False, use_mifa=False, name="baseline"),
-    }
-    probs = {}
-    for label, model in models.items():
-        print(f"\nTraining {label} ({model.count_params():,} parameters)")
-        compile_model(model).fit(
-            x_train, y_train, validation_data=(x_val, y_val), epochs=args.epochs,
-            batch_size=32, verbose=2,
+    # 2. DRIFA-Net and the baseline, several seeds each, one compiled model per architecture.
+    models = {"DRIFA-Net": build(data, args.classes), "baseline": build(data, args.classes, False)}
+    results, weights, curves = {}, {}, {}
+    for name, model in models.items():
+        print(f"\nTraining {name} ({model.count_params():,} parameters), {args.seeds} seeds")
+        results[name], weights[name], curves[name] = train_over_seeds(
+            model, args, x_train, y_train, validation, x_test, labels_test
         )
-        outputs = model.predict(x_test, verbose=0)
-        probs[label] = dict(zip(model.output_names, outputs))
+    verdicts = report(results, tasks)
 
-    print()
-    for task in data.task_names:
-        rows = {label: classification_metrics(p[task], labels_test[task]) for label, p in probs.items()}
-        chance = 1.0 / data.num_classes[task]
-        print(metrics_table(rows, title=f"{task} ({data.num_classes[task]} classes, chance {chance:.3f})"))
-        print()
-
-    # 3. Uncertainty: an MC dropout ensemble, trained in one call, sampled fast.
-    print(f"Training an MCDropoutEnsemble of {args.members} DRIFA-Nets")
-    ensemble = keras_drifa.MCDropoutEnsemble(lambda: build(data), num_members=args.members)
-    compile_model(ensemble).fit(x_train, y_train, epochs=args.epochs, batch_size=32, verbose=2)
-    result = ensemble.predict_uncertainty(x_test, num_samples=args.mc_samples, seed=args.seed)
-    for task in data.task_names:
-        r = result[task]
-        correct = r["predicted_class"] == labels_test[task]
-        mi = r["mutual_information"]
-        print(f"{task}: accuracy {correct.mean():.3f}; mean mutual information "
-              f"{mi[correct].mean():.4f} on correct vs "
-              f"{mi[~correct].mean() if (~correct).any() else float('nan'):.4f} on wrong predictions")
-
-    # 4. Explanations and plots.
+    # 3. Uncertainty: the DRIFA-Nets of all seeds as one Monte Carlo dropout ensemble.
     drifa = models["DRIFA-Net"]
-    cam = GradCAM(drifa)
+    members = []
+    for w in weights["DRIFA-Net"]:
+        member = type(drifa).from_config(drifa.get_config())
+        member.set_weights(w)
+        members.append(member)
+    ensemble = keras_drifa.MCDropoutEnsemble(members)
+    print(f"\nMC dropout ensemble of the {len(members)} DRIFA-Nets, {args.mc_samples} samples each:")
+    uncertainty = ensemble.predict_uncertainty(
+        x_test, num_samples=args.mc_samples, seed=0, verbose=1 if INTERACTIVE else 2
+    )
+    for task in tasks:
+        u = uncertainty[task]
+        correct = u["predicted_class"] == labels_test[task]
+        mi = u["mutual_information"]
+        ece = classification_metrics(u["mean"], labels_test[task])["ece"]
+        wrong = f"{mi[~correct].mean():.4f}" if (~correct).any() else "- (none wrong)"
+        print(f"  {task}: accuracy {correct.mean():.3f}, ECE {ece:.3f}; mean mutual information "
+              f"{mi[correct].mean():.4f} on right vs {wrong} on wrong predictions")
+
+    # 4. Grad-CAM on the pair task: where in each image is the evidence for the pair class?
+    masks = {m: data.masks[m][test] for m in data.modality_names}
+    drifa.set_weights(weights["DRIFA-Net"][0])
+    trained, random_maps, scores = gradcam_scores(
+        drifa, weights["DRIFA-Net"][0], x_test, masks, "pair_class"
+    )
+    print("\nGrad-CAM of DRIFA-Net (seed 0) for pair_class on the test pairs, against the "
+          "evidence regions:")
+    labels = {"peak_inside_mask": "map's peak on the region",
+              "energy_inside_mask": "map's energy on the region"}
+    for m, by_score in scores.items():
+        for name, (score, random_score, area) in by_score.items():
+            localises = score > max(random_score, area) + 0.05
+            print(f"  {m}, {labels[name]}: trained {score:.1%}, random weights "
+                  f"{random_score:.1%}, a flat map {area:.1%}: "
+                  + ("the trained model localises the evidence." if localises else
+                     "NOT better than a flat or a random map: no localisation shown."))
+
+    # 5. Figures.
     paths = []
-    print()
-    for m, (modality, task) in enumerate(zip(data.modality_names, data.task_names)):
-        maps = cam(x_test, task=task, verbose=0)
-        score = energy_inside_mask(maps[modality], data.masks[modality][test])
-        area = float(data.masks[modality][test].mean())
-        print(f"Grad-CAM for {task} on {modality}: {score:.1%} of the map's energy inside the "
-              f"evidence mask, which covers {area:.1%} of the image")
-        if m == 0:
-            shown = slice(0, 4)
-            predicted = probs["DRIFA-Net"][task][shown].argmax(axis=1)
-            titles = {
-                name: [
-                    f"true {labels_test[task][i]}, predicted {predicted[i]}"
-                    if name == modality else "" for i in range(4)
-                ]
-                for name in data.modality_names
-            }
-            other = cam(take(x_test, shown), task=data.task_names[1], verbose=0)
-            shown_maps = {modality: maps[modality][shown],
-                          data.modality_names[1]: other[data.modality_names[1]]}
-            path = os.path.join(args.output, "gradcam.png")
-            save_gradcam_figure(path, take(x_test, shown), shown_maps, titles)
-            paths.append(path)
+    shown = slice(0, 4)
+    path = os.path.join(args.output, "gradcam.png")
+    save_gradcam_figure(
+        path, take(x_test, shown), {m: masks[m][shown] for m in masks},
+        {m: trained[m][shown] for m in trained}, {m: random_maps[m][shown] for m in random_maps},
+        "Grad-CAM of DRIFA-Net for pair_class (cyan outline: where each image's class is drawn)",
+    )
+    paths.append(path)
+    path = os.path.join(args.output, "validation_curves.png")
+    save_curves_figure(path, curves, tasks)
+    paths.append(path)
+    from keras_drifa.viz import plot_embeddings
 
     path = os.path.join(args.output, "reliability.png")
-    reliability_diagram(probs["DRIFA-Net"][first_task], labels_test[first_task],
-                        title=f"DRIFA-Net, {first_task}", save_path=path)
+    save_reliability_figure(path, {t: uncertainty[t]["mean"] for t in tasks}, labels_test,
+                            ["cytology_class", "pair_class"])
     paths.append(path)
     path = os.path.join(args.output, "embeddings.png")
-    fig = plot_embeddings(drifa, take(x_test, slice(0, 300)), labels_test[first_task][:300],
+    fig = plot_embeddings(drifa, take(x_test, slice(0, 300)), labels_test["pair_class"][:300],
                           method="pca")
     fig.savefig(path, dpi=80)
     paths.append(path)
-    print("\nWrote:\n  " + "\n  ".join(paths))
+
+    print("\nVerdicts (accuracy over seeds): " + "; ".join(f"{t}: DRIFA-Net {v}" for t, v in verdicts.items()))
+    print("Wrote:\n  " + "\n  ".join(paths))
     print(f"Done in {time.perf_counter() - start:.0f} s.")
 
 

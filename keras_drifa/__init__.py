@@ -15,6 +15,7 @@ from keras_drifa import (
     metrics,
     uncertainty,
 )
+from keras_drifa.batch_norm import recalibrate_batch_norm
 from keras_drifa.ensemble import MCDropoutEnsemble
 from keras_drifa.mc_sampling import mc_sampling
 from keras_drifa.models import build_model
@@ -31,6 +32,7 @@ __all__ = [
     "layers",
     "mc_sampling",
     "metrics",
+    "recalibrate_batch_norm",
     "uncertainty",
     "viz",
 ]

@@ -1,10 +1,15 @@
 """The backend-specific part of keras-drifa, the three backends side by side.
 
 Everything else in the package is written with `keras.ops` and runs unchanged on
-TensorFlow, JAX and PyTorch. What is here has no portable Keras API.
+TensorFlow, JAX and PyTorch. What is here has no portable Keras API: a state update that
+must happen outside `jax.lax.cond`, TensorFlow's retracing, running a model without
+recording gradients (compiled where op-by-op execution is slow), differentiating a model
+output with respect to an intermediate tensor (Grad-CAM), and PyTorch's global random
+generator, which unseeded dropout draws from.
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -41,8 +46,6 @@ def build_training_state(model, outputs):
     """
     if keras.backend.backend() != "tensorflow":
         return
-    import numpy as np
-
     from keras import tree
 
     # One example of zeros per output: only the structure and the shapes matter.
@@ -55,3 +58,185 @@ def build_training_state(model, outputs):
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
     model.reset_metrics()
+
+
+def _compiled(model, key, make):
+    """A compiled function of `model`, made once by `make()` and cached on the model past
+    Keras' attribute tracking (not part of the model's state, config or saved files)."""
+    cache = model.__dict__.get("_keras_drifa_compiled")
+    if cache is None:
+        cache = {}
+        object.__setattr__(model, "_keras_drifa_compiled", cache)
+    if key not in cache:
+        cache[key] = make()
+    return cache[key]
+
+
+def _jax_function(model, training=False):
+    """`model.stateless_call`, compiled with `jax.jit` once per model and mode."""
+    import jax
+
+    return _compiled(
+        model,
+        ("jax", training),
+        lambda: jax.jit(
+            lambda trainable, non_trainable, inputs: model.stateless_call(
+                trainable, non_trainable, inputs, training=training
+            )
+        ),
+    )
+
+
+def _jax_state(model):
+    return (
+        [v.value for v in model.trainable_variables],
+        [v.value for v in model.non_trainable_variables],
+    )
+
+
+def _jax_write_back(model, non_trainable):
+    for variable, value in zip(model.non_trainable_variables, non_trainable):
+        variable.assign(value)
+
+
+def _as_list(outputs):
+    # A functional model built with a one-element output list returns a bare tensor.
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
+def forward(model, inputs, training=False):
+    """`model(inputs)` without gradients, as a list of NumPy arrays.
+
+    Compiled on JAX (`jax.jit`, once per model, mode and input shape) and on TensorFlow in
+    training mode (`tf.function`), where op-by-op execution of a DRIFA-Net is slow; in
+    training mode, batch normalisation updates its moving statistics as in `fit`.
+
+    Args:
+        model: a `keras.Model`.
+        inputs: a list of input values, or a single value for a single-input model.
+        training: run layers in training mode (batch statistics, dropout).
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        trainable, non_trainable = _jax_state(model)
+        outputs, non_trainable = _jax_function(model, training)(trainable, non_trainable, inputs)
+        _jax_write_back(model, non_trainable)
+    elif backend == "torch":
+        import torch
+
+        with torch.no_grad():
+            outputs = model(inputs, training=training)
+    elif training:
+        import tensorflow as tf
+
+        function = _compiled(
+            model, ("tensorflow", True),
+            lambda: tf.function(lambda values: model(values, training=True)),
+        )
+        outputs = function(inputs)
+    else:
+        outputs = model(inputs, training=False)
+    return [keras.ops.convert_to_numpy(o) for o in _as_list(outputs)]
+
+
+def _tensorflow(tail, values, num_targets, task, choose_class):
+    import tensorflow as tf
+
+    values = [tf.convert_to_tensor(v) for v in values]
+    features = values[:num_targets]
+    with tf.GradientTape() as tape:
+        tape.watch(features)
+        scores = _as_list(tail(values, training=False))[task]
+        class_index = choose_class(scores.numpy())
+        chosen = tf.reduce_sum(tf.gather(scores, class_index[:, None], batch_dims=1))
+    gradients = tape.gradient(
+        chosen, features, unconnected_gradients=tf.UnconnectedGradients.ZERO
+    )
+    return scores.numpy(), class_index, [g.numpy() for g in gradients]
+
+
+def _jax(tail, values, num_targets, task, choose_class):
+    import jax
+
+    trainable, non_trainable = _jax_state(tail)
+    function = _jax_function(tail)
+    others = list(values[num_targets:])
+
+    def task_scores(features):
+        outputs, state = function(trainable, non_trainable, list(features) + others)
+        return _as_list(outputs)[task], state
+
+    scores, pullback, state = jax.vjp(task_scores, list(values[:num_targets]), has_aux=True)
+    class_index = choose_class(np.asarray(scores))
+    (gradients,) = pullback(jax.nn.one_hot(class_index, scores.shape[-1], dtype=scores.dtype))
+    _jax_write_back(tail, state)
+    return np.asarray(scores), class_index, [np.asarray(g) for g in gradients]
+
+
+def _torch(tail, values, num_targets, task, choose_class):
+    import torch
+
+    values = [keras.ops.convert_to_tensor(v) for v in values]
+    features = [v.detach().clone().requires_grad_(True) for v in values[:num_targets]]
+    with torch.enable_grad():
+        scores = _as_list(tail(features + values[num_targets:], training=False))[task]
+        class_index = choose_class(scores.detach().cpu().numpy())
+        index = torch.as_tensor(class_index, device=scores.device)[:, None]
+        chosen = scores.gather(1, index).sum()
+        gradients = torch.autograd.grad(chosen, features, allow_unused=True)
+    gradients = [
+        np.zeros(tuple(f.shape), np.float32) if g is None else g.detach().cpu().numpy()
+        for f, g in zip(features, gradients)
+    ]
+    return scores.detach().cpu().numpy(), class_index, gradients
+
+
+_GRADIENTS = {"tensorflow": _tensorflow, "jax": _jax, "torch": _torch}
+
+
+def class_score_gradients(tail, values, num_targets, task, choose_class):
+    """Runs `tail` on `values` and differentiates one class score per sample.
+
+    `choose_class` picks the class of each sample from the scores; the sum of the chosen
+    scores is differentiated, which gives every sample its own gradient because samples
+    are independent at inference.
+
+    Args:
+        tail: a `keras.Model` whose first `num_targets` inputs are the feature maps and
+            whose outputs are a list of `(batch, classes)` tensors.
+        values: the tail's input values, in order.
+        num_targets: how many leading values to differentiate with respect to.
+        task: index of the output whose scores are differentiated.
+        choose_class: maps the scores (NumPy) to one class index per sample.
+
+    Returns:
+        `(scores, class_index, gradients)`: NumPy scores `(batch, classes)`, the chosen
+        classes `(batch,)`, and one gradient per feature map, shaped like it.
+    """
+    backend = keras.backend.backend()
+    if backend not in _GRADIENTS:
+        raise ValueError(
+            f"keras_drifa.explain: gradients are implemented for {sorted(_GRADIENTS)}; the "
+            f"Keras backend is '{backend}'."
+        )
+    return _GRADIENTS[backend](tail, values, num_targets, task, choose_class)
+
+
+def seed_global_rng(seed):
+    """Seeds the generator that unseeded dropout draws from: PyTorch's global one (the other
+    backends draw unseeded masks from Keras seed states)."""
+    if keras.backend.backend() == "torch":
+        import torch
+
+        torch.manual_seed(seed)
+
+
+def isolated_rng():
+    """A context that restores PyTorch's global generator afterwards (a no-op elsewhere)."""
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return torch.random.fork_rng()
+    import contextlib
+
+    return contextlib.nullcontext()

@@ -1,14 +1,15 @@
 """`MCDropoutEnsemble`: Monte Carlo dropout models trained together and sampled fast."""
 
-import contextlib
 import copy
+import json
 import math
 
 import keras
 import numpy as np
 from keras import ops, tree
 
-from keras_drifa import uncertainty
+from keras_drifa import _backend, uncertainty
+from keras_drifa._progress import progress_bar
 from keras_drifa.mc_sampling import mc_dropout_layers, mc_sampling
 
 DEFAULT_BATCH_SIZE = 32
@@ -203,8 +204,8 @@ class MCDropoutEnsemble(keras.Model):
                 keep the call's repeated prefix features within 64 MiB (memory stays
                 bounded whatever `num_samples`). The last call of a batch may compute
                 a few samples that are discarded.
-            verbose: `"auto"` or 1: a progress bar over members x batches; 2: one line
-                at the end; 0: silent.
+            verbose: 1: a progress bar over members x batches; 2: one line at the end;
+                0: silent; `"auto"`: 1 on a terminal or in a notebook, else 2.
 
         Returns:
             `{task_name: result}` for every output, where `result` has the keys of
@@ -243,24 +244,21 @@ class MCDropoutEnsemble(keras.Model):
             for t in _flat_outputs(self.members[0])
         ]
         rng = np.random.default_rng(seed)
-        progbar = (
-            keras.utils.Progbar(
-                self.num_members * len(bounds), verbose=1 if verbose == "auto" else verbose,
-                unit_name="batch",
-            )
-            if verbose
-            else None
-        )
-        for m, member in enumerate(self.members):
+        progbar = progress_bar(self.num_members * len(bounds), verbose, unit_name="batch")
+        for m in range(self.num_members):
+            # Members of one architecture are sampled through one shared copy, so that
+            # the prefix and sampling functions compile once, not once per member.
+            model = self._sampling_cache.load(self, m)
             prefix = self._sampling_cache.prefix(self, m)
-            layers = mc_dropout_layers(member)
+            layers = mc_dropout_layers(model)
             saved_states = [ops.convert_to_numpy(layer.seed_generator.state) for layer in layers]
             try:
-                with mc_sampling(member), _isolated_backend_rng():
+                with mc_sampling(model), _backend.isolated_rng():
                     for start, stop in bounds:
-                        features = _as_list(
-                            prefix.predict_on_batch(_unlist([a[start:stop] for a in inputs]))
-                        )
+                        # A last, smaller batch is padded to the size of the first, so
+                        # that no compiled function sees a new shape (and recompiles).
+                        batch = [_padded(a[start:stop], bounds[0][1]) for a in inputs]
+                        features = _as_list(prefix.predict_on_batch(_unlist(batch)))
                         if samples_per_call is None:
                             samples_per_call = _default_samples_per_call(
                                 features, num_samples
@@ -273,8 +271,10 @@ class MCDropoutEnsemble(keras.Model):
                             outputs = _as_list(sampler.predict_on_batch(_unlist(features)))
                             first, last = c * per_call, min(num_samples, (c + 1) * per_call)
                             for task_samples, out in zip(samples, outputs):
-                                out = out.reshape((per_call, stop - start, out.shape[-1]))
-                                task_samples[m, first:last, start:stop] = out[: last - first]
+                                out = out.reshape((per_call, len(batch[0]), out.shape[-1]))
+                                task_samples[m, first:last, start:stop] = (
+                                    out[: last - first, : stop - start]
+                                )
                         if progbar is not None:
                             progbar.add(1)
             finally:
@@ -558,33 +558,91 @@ def sampling_model(suffix, num_samples):
 
 
 class _SamplingCache:
-    """Prefix and sampling models per member, built on first use (not tracked as layers)."""
+    """Prefix and sampling models, built on first use (not tracked as layers).
+
+    Members that share an architecture (equal configs up to layer names) share one copy of
+    it, built from the first one's config; `load(m)` copies member `m`'s weights into the
+    copy. Their prefix and sampling functions are then compiled once, whatever the number
+    of members. A member whose architecture no other member has is sampled directly.
+    """
 
     def __init__(self):
+        self.clear()
+
+    def clear(self):
+        self._groups = None  # member index -> index of its first member of equal architecture
+        self._copies = {}
         self._splits = {}
         self._samplers = {}
 
-    def clear(self):
-        self._splits.clear()
-        self._samplers.clear()
+    def _group(self, ensemble, m):
+        if self._groups is None:
+            keys = [_architecture_key(member) for member in ensemble.members]
+            self._groups = [keys.index(key) for key in keys]
+        return self._groups[m]
+
+    def _model(self, ensemble, m):
+        group = self._group(ensemble, m)
+        if self._groups.count(group) == 1:
+            return ensemble.members[m]
+        if group not in self._copies:
+            first = ensemble.members[group]
+            self._copies[group] = type(first).from_config(first.get_config())
+        return self._copies[group]
+
+    def load(self, ensemble, m):
+        """The model to sample member `m` with, holding member `m`'s weights."""
+        model = self._model(ensemble, m)
+        if model is not ensemble.members[m]:
+            model.set_weights(ensemble.members[m].get_weights())
+        return model
 
     def _split(self, ensemble, m):
-        if m not in self._splits:
-            prefix, suffix = split_at_mc_dropout(ensemble.members[m])
+        group = self._group(ensemble, m)
+        if group not in self._splits:
+            prefix, suffix = split_at_mc_dropout(self._model(ensemble, m))
             _follow_compile_settings(prefix, ensemble)
-            self._splits[m] = (prefix, suffix)
-        return self._splits[m]
+            self._splits[group] = (prefix, suffix)
+        return self._splits[group]
 
     def prefix(self, ensemble, m):
         return self._split(ensemble, m)[0]
 
     def sampler(self, ensemble, m, num_samples):
-        key = (m, num_samples)
+        key = (self._group(ensemble, m), num_samples)
         if key not in self._samplers:
             sampler = sampling_model(self._split(ensemble, m)[1], num_samples)
             _follow_compile_settings(sampler, ensemble)
             self._samplers[key] = sampler
         return self._samplers[key]
+
+
+def _architecture_key(model):
+    """The model's config as canonical JSON, with layer names replaced by their position, so
+    that two builds of one architecture (whatever names Keras gave their layers) match."""
+    names = {layer.name: f"#{i}" for i, layer in enumerate(model.layers)}
+    names[model.name] = "#model"
+
+    def canonical(value):
+        if isinstance(value, dict):
+            return {k: canonical(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [canonical(v) for v in value]
+        if isinstance(value, str):
+            return names.get(value, value)
+        return value
+
+    shapes = [tuple(w.shape) for w in model.weights]
+    return json.dumps([type(model).__name__, canonical(model.get_config()), shapes],
+                      sort_keys=True, default=str)
+
+
+def _padded(array, size):
+    """`array` with its last row repeated up to `size` rows (unchanged if it has them)."""
+    missing = size - len(array)
+    if missing <= 0:
+        return array
+    return np.concatenate([array, np.repeat(array[-1:], missing, axis=0)])
 
 
 def _follow_compile_settings(model, ensemble):
@@ -605,22 +663,9 @@ def _reseed(layers, rng):
 
     Every backend draws seeded masks from the layers' seed states. PyTorch draws the
     masks of unseeded layers (`MCDropout(seed=None)`, the default) from its global
-    generator instead; Keras has no portable way to seed that, so it is seeded here,
-    inside `_isolated_backend_rng`.
+    generator instead, which is seeded here too (inside `_backend.isolated_rng`).
     """
     for layer in layers:
         state = layer.seed_generator.state
         state.assign(rng.integers(0, _SEED_HIGH, size=state.shape).astype(np.dtype(state.dtype)))
-    if keras.backend.backend() == "torch":
-        import torch
-
-        torch.manual_seed(int(rng.integers(0, _SEED_HIGH)))
-
-
-def _isolated_backend_rng():
-    """Restores PyTorch's global generator afterwards (a no-op on other backends)."""
-    if keras.backend.backend() == "torch":
-        import torch
-
-        return torch.random.fork_rng()
-    return contextlib.nullcontext()
+    _backend.seed_global_rng(int(rng.integers(0, _SEED_HIGH)))

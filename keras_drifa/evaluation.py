@@ -92,3 +92,88 @@ def metrics_table(rows, title=None):
     for name, metrics in rows.items():
         lines.append(name.ljust(width) + "  ".join(f"{metrics[n]:9.3f}" for n in METRIC_NAMES))
     return "\n".join(lines)
+
+
+# Metrics where a lower value is better; every other metric of METRIC_NAMES is higher-better.
+LOWER_IS_BETTER = ("ece",)
+
+
+def _runs_array(runs, metric, argument):
+    if not isinstance(runs, (list, tuple)) or not runs:
+        raise ValueError(
+            f"{argument} must be a non-empty list of classification_metrics(...) dicts, one "
+            f"per seed; received {runs!r:.80}."
+        )
+    for i, run in enumerate(runs):
+        if not isinstance(run, dict) or metric not in run:
+            raise ValueError(
+                f"{argument}[{i}] has no '{metric}'; expected dicts from "
+                f"classification_metrics with keys {METRIC_NAMES}."
+            )
+    return np.array([float(run[metric]) for run in runs])
+
+
+def compare_runs(runs_a, runs_b, metric="accuracy", min_difference=0.01):
+    """Says whether model A beats model B on `metric`, from runs with different seeds.
+
+    The difference of the means counts only when it exceeds both twice its standard error
+    (`sqrt(var_a / n_a + var_b / n_b)`, sample variances over the seeds) and
+    `min_difference`: with three seeds per model that is a deliberately simple, visible
+    rule, not a significance test.
+
+    Args:
+        runs_a, runs_b: lists of `classification_metrics(...)` dicts, one per seed (at
+            least two each for a standard error).
+        metric: one of `METRIC_NAMES`; for `"ece"` lower is better.
+        min_difference: the smallest difference that counts, in the metric's units.
+
+    Returns:
+        `(verdict, difference, standard_error)`: the verdict is `"better"`,
+        `"no clear difference"` or `"worse"` (A against B), the difference is
+        `mean_a - mean_b`.
+
+    Example:
+
+    >>> a = [{"accuracy": 0.95}, {"accuracy": 0.96}, {"accuracy": 0.94}]
+    >>> b = [{"accuracy": 0.80}, {"accuracy": 0.82}, {"accuracy": 0.78}]
+    >>> compare_runs(a, b)[0]
+    'better'
+    """
+    if metric not in METRIC_NAMES:
+        raise ValueError(f"compare_runs: metric must be one of {METRIC_NAMES}; received {metric!r}.")
+    a = _runs_array(runs_a, metric, "compare_runs: runs_a")
+    b = _runs_array(runs_b, metric, "compare_runs: runs_b")
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError(
+            f"compare_runs: a standard error needs at least two runs per model; received "
+            f"{len(a)} and {len(b)}."
+        )
+    difference = float(a.mean() - b.mean())
+    standard_error = float(np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)))
+    gain = -difference if metric in LOWER_IS_BETTER else difference
+    if abs(gain) <= max(2 * standard_error, min_difference):
+        verdict = "no clear difference"
+    else:
+        verdict = "better" if gain > 0 else "worse"
+    return verdict, difference, standard_error
+
+
+def runs_table(rows, metrics=("accuracy", "f1", "ece"), title=None):
+    """Formats `{row_name: [classification_metrics(...) per seed]}` as mean ± std per metric.
+
+    Example:
+
+    ```python
+    print(runs_table({"DRIFA-Net": drifa_runs, "baseline": baseline_runs}, title="task_0"))
+    ```
+    """
+    width = max([len(name) for name in rows] + [5]) + 2
+    header = "".ljust(width) + "  ".join(f"{n:>15}" for n in metrics)
+    lines = ([title] if title else []) + [header]
+    for name, runs in rows.items():
+        cells = []
+        for metric in metrics:
+            values = _runs_array(runs, metric, f"runs_table: rows[{name!r}]")
+            cells.append(f"{values.mean():7.3f} ± {values.std(ddof=1) if len(values) > 1 else 0:5.3f}")
+        lines.append(name.ljust(width) + "  ".join(f"{c:>15}" for c in cells))
+    return "\n".join(lines)

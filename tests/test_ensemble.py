@@ -13,6 +13,7 @@ import pytest
 from drifa_testing import RUN_EAGERLY, batch, tiny_model
 
 import keras_drifa
+from keras_drifa import ensemble as ensemble_module
 from keras_drifa import uncertainty
 from keras_drifa.ensemble import MCDropoutEnsemble, _reseed, split_at_mc_dropout
 from keras_drifa.layers import MCDropout
@@ -183,6 +184,36 @@ def test_predict_uncertainty_is_reproducible_with_a_seed_and_varies_without(trai
         assert not layer.sampling
     first, second = member.predict(xs, verbose=0), member.predict(xs, verbose=0)
     np.testing.assert_array_equal(first[0], second[0])
+
+
+def test_members_of_one_architecture_share_one_compiled_copy(trained, monkeypatch):
+    ensemble, _, _ = trained
+    xs, _, _ = small_data(n=5, seed=4)
+    cache = ensemble._sampling_cache
+    cache.clear()
+    shared = ensemble.predict_uncertainty(xs, num_samples=3, seed=5, return_samples=True, verbose=0)
+    assert len(cache._splits) == 1  # one prefix (and sampler) for the three members
+    # Sampling every member through its own prefix and sampler gives the same samples.
+    monkeypatch.setattr(ensemble_module, "_architecture_key", id)
+    cache.clear()
+    separate = ensemble.predict_uncertainty(
+        xs, num_samples=3, seed=5, return_samples=True, verbose=0
+    )
+    assert len(cache._splits) == 3
+    for task in shared:
+        np.testing.assert_allclose(
+            shared[task]["samples"], separate[task]["samples"], rtol=1e-5, atol=1e-6
+        )
+    cache.clear()
+
+
+def test_architecture_key_ignores_layer_names_only():
+    a, b = small_member(), small_member()  # Keras numbers the layer names of the second
+    assert [l.name for l in a.layers] != [l.name for l in b.layers]
+    assert ensemble_module._architecture_key(a) == ensemble_module._architecture_key(b)
+    assert ensemble_module._architecture_key(a) != ensemble_module._architecture_key(
+        small_member(rate=0.3)
+    )
 
 
 def test_predict_uncertainty_accepts_dicts_and_mixed_precision():

@@ -1,5 +1,6 @@
 """Keras callbacks for DRIFA-Net training."""
 
+from keras_drifa.callbacks.batch_norm_recalibration import BatchNormRecalibration
 from keras_drifa.callbacks.gradcam_callback import GradCAMCallback
 
-__all__ = ["GradCAMCallback"]
+__all__ = ["BatchNormRecalibration", "GradCAMCallback"]

@@ -7,7 +7,8 @@ import warnings
 import keras
 import numpy as np
 
-from keras_drifa.explain import _gradients
+from keras_drifa import _backend
+from keras_drifa._progress import progress_bar
 from keras_drifa.explain._graph import ExplainedGraph
 from keras_drifa.explain._methods import METHODS, class_activation_maps, normalise
 from keras_drifa.explain._resize import resize_bilinear
@@ -108,8 +109,8 @@ class GradCAM:
         return_raw: also return the maps before resizing and normalisation: the ReLU'd
             class activation maps at the target layers' resolution, whose magnitudes can be
             compared across modalities and samples.
-        verbose: `"auto"` shows a progress bar when there is more than one pass, 0 never,
-            1 always.
+        verbose: `"auto"` shows progress when there is more than one pass (a live bar on
+            a terminal or in a notebook, one line at the end elsewhere), 0 never, 1 always.
 
     Returns:
         `maps`: a dict `{modality_name: (batch, height, width)}` of float32 in [0, 1] at each
@@ -157,6 +158,9 @@ class GradCAM:
         self.method = method
         self.num_samples = num_samples
         self.batch_size = int(batch_size)
+        self._warned_coarse = set()
+        for m, target in enumerate(self.graph.targets):
+            self._warn_if_coarse(m, tuple(target.shape[1:3]))
 
     @property
     def modalities(self):
@@ -196,8 +200,7 @@ class GradCAM:
 
         starts = range(0, arrays[0].shape[0], self.batch_size)
         steps = len(starts) * self._passes
-        show = verbose == 1 or (verbose == "auto" and steps > 1)
-        progbar = keras.utils.Progbar(steps, unit_name="pass") if show else None
+        progbar = progress_bar(steps, 0 if verbose == "auto" and steps == 1 else verbose, "pass")
         sampling = (
             mc_sampling(self.model) if self.num_samples is not None else contextlib.nullcontext()
         )
@@ -211,6 +214,8 @@ class GradCAM:
                 chunks.append(chunk)
                 zero_gradient.append(zero)
         self._warn_zero_gradients(np.concatenate(zero_gradient), task)
+        for m, modality in enumerate(self.modalities):  # map sizes unknown until now
+            self._warn_if_coarse(m, chunks[0][-1][modality].shape[-2:])
         results = tuple(
             {m: np.concatenate([c[i][m] for c in chunks], axis=-3) for m in self.modalities}
             for i in range(len(chunks[0]))
@@ -274,7 +279,7 @@ class GradCAM:
         zero = np.zeros(batch[0].shape[0], bool)
         for cut, group in zip(graph.cuts, graph.groups):
             values = cut.tail_values(batch)
-            _, _, gradients = _gradients.class_score_gradients(
+            _, _, gradients = _backend.class_score_gradients(
                 cut.tail, values, cut.num_targets, task, choose_class
             )
             for k, m in enumerate(group):
@@ -291,6 +296,24 @@ class GradCAM:
             for _ in range(self.num_samples or 1)
         ]
         return np.mean(draws, axis=0)
+
+    def _warn_if_coarse(self, modality, size):
+        """Warns (once per modality) when the explained map is at most 2x2: then the map
+        can at best say which quarter of the image holds the evidence, and at 1x1 it is a
+        flat tint."""
+        if None in size or max(size) > 2 or modality in self._warned_coarse:
+            return
+        self._warned_coarse.add(modality)
+        name = self.graph.modalities[modality]
+        height, width = self.graph.input_shapes[modality][:2]
+        input_size = f"{height or '?'}x{width or '?'}"
+        warnings.warn(
+            f"GradCAM: target layer '{self.graph.target_names[modality]}' of modality "
+            f"'{name}' gives {size[0]}x{size[1]} maps for {input_size} inputs, too coarse "
+            "to localise evidence (a 1x1 map is a flat tint); explain an earlier, larger "
+            "feature map with target_layers=..., or use larger inputs.",
+            stacklevel=3,
+        )
 
     def _warn_zero_gradients(self, zero, task):
         if zero.any():

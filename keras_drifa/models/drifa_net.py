@@ -35,6 +35,13 @@ class DRIFANet(keras.Model):
         super().compile(*args, **kwargs)
         _backend.build_training_state(self, self.outputs if len(self.outputs) > 1 else self.output)
 
+    def compile_from_config(self, config):
+        # Keras restores the compile state of a loaded model only for models that do not
+        # override `compile`; this one's `compile` takes the same arguments.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
 
 def build_model(
     modalities=2,

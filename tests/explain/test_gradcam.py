@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -288,6 +290,25 @@ def test_warns_when_the_gradient_vanishes():
         maps = GradCAM(model, target_layers="conv")(np.zeros((2, 4, 4, 1), "float32"),
                                                     verbose=0)
     assert not maps["image"].any()
+
+
+def _pool_to(size, spatial=(None, None)):
+    inputs = keras.Input(spatial + (1,), name="image")
+    features = keras.layers.Conv2D(2, 3, padding="same", name="conv")(inputs)
+    pooled = keras.layers.AveragePooling2D(size, name="coarse")(features)
+    outputs = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(pooled))
+    return keras.Model(inputs, outputs)
+
+
+@pytest.mark.parametrize("spatial", [(8, 8), (None, None)], ids=["static", "dynamic"])
+def test_warns_when_the_target_map_is_two_by_two_or_smaller(spatial):
+    model = _pool_to(4, spatial)
+    x = np.random.default_rng(0).random((2, 8, 8, 1), dtype=np.float32)
+    with pytest.warns(UserWarning, match=r"'coarse' of modality 'image' gives 2x2 maps"):
+        GradCAM(model, target_layers="coarse")(x, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        GradCAM(model, target_layers="conv")(x, verbose=0)  # 8x8: no warning
 
 
 def test_leaves_the_model_unchanged(drifa):
