@@ -1,12 +1,137 @@
-"""Walking a Keras model's layers and graph: the one module that touches Keras internals.
+"""A Keras model's layers and functional graph: the one module that touches Keras internals.
 
-Private Keras attributes used here, because Keras 3 has no public equivalent:
+Grad-CAM, Monte Carlo sampling, `plot_embeddings`, the backbone copies and batch-norm
+recalibration all need to walk a functional model's graph or every layer inside a model,
+which Keras 3 has no public API for. Everything they need is here, built on these private
+Keras attributes (and nothing else private):
 
 - `Layer._flatten_layers(include_self=True)`: every layer inside a model, nested layers
   and models included (`Model.layers` lists only the top level).
+- `KerasTensor._keras_history`: `(operation, node_index, tensor_index)` of the call that
+  produced a symbolic tensor.
+- `Operation._inbound_nodes`: the calls (nodes) of a layer; a node's `operation`,
+  `input_tensors`, `outputs` and `is_input` are public attributes of the node.
+- `Sequential._functional`: the functional model a built `keras.Sequential` wraps.
+- `Node.arguments.fill_in(values)`: a node's call arguments with its symbolic input
+  tensors replaced, to call a copied layer the way the original was called.
+
+Sub-models are then made with the public API: `keras.Model(inputs, outputs)` accepts
+intermediate symbolic tensors as inputs and outputs and shares the layers and weights.
 """
+
+import keras
 
 
 def all_layers(model):
     """Every layer of `model`, itself, nested layers and nested models included."""
     return list(model._flatten_layers(include_self=True))
+
+
+def functional(model):
+    """The functional graph of a functional or built Sequential model, else `None`."""
+    if isinstance(model, keras.Sequential):
+        model = getattr(model, "_functional", None)
+    if not isinstance(model, keras.Model):
+        return None
+    try:
+        inputs, outputs = list(model.inputs), keras.tree.flatten(model.outputs)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    if not inputs or not outputs or not all(is_symbolic(t) for t in inputs + outputs):
+        return None
+    return model
+
+
+def is_symbolic(tensor):
+    """Whether `tensor` is a symbolic tensor of a functional graph."""
+    return hasattr(tensor, "_keras_history")
+
+
+def producer(tensor):
+    """The node (one call of a layer) that computed the symbolic `tensor`."""
+    operation, node_index, _ = tensor._keras_history
+    return operation._inbound_nodes[node_index]
+
+
+def producer_name(tensor):
+    """The name of the layer that computed the symbolic `tensor`."""
+    return tensor._keras_history[0].name
+
+
+def topological_nodes(tensors):
+    """The nodes computing `tensors`, each after the nodes it reads from."""
+    order, done = [], set()
+    stack = [(producer(t), False) for t in reversed(list(tensors))]
+    while stack:
+        node, expanded = stack.pop()
+        if node in done:
+            continue
+        if expanded:
+            done.add(node)
+            order.append(node)
+            continue
+        stack.append((node, True))
+        for parent in reversed(node.input_tensors):
+            if producer(parent) not in done:
+                stack.append((producer(parent), False))
+    return order
+
+
+def ancestor_ids(tensor):
+    """Ids of every tensor `tensor` is computed from (itself excluded)."""
+    return {id(t) for node in topological_nodes([tensor]) for t in node.input_tensors}
+
+
+def nodes_after(tensors, known_ids):
+    """The nodes that compute `tensors` from the tensors whose ids are in `known_ids`,
+    in execution order (nodes behind a known tensor are not visited)."""
+    order, seen = [], set()
+    stack = [(producer(t), False) for t in reversed(list(tensors)) if id(t) not in known_ids]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.append((node, True))
+        for parent in reversed(node.input_tensors):
+            if id(parent) not in known_ids:
+                stack.append((producer(parent), False))
+    return order
+
+
+def boundary(outputs, in_head):
+    """Cuts the graph computing `outputs` into a head and a tail.
+
+    `in_head(node)` says which nodes belong to the head; the head must contain every
+    ancestor of its nodes (model inputs included). Returns the boundary: every tensor the
+    head computes (or a model input) that a tail node reads, plus outputs that the head
+    computes itself, each once, in the order the tail first needs them. A tail sub-model
+    `keras.Model(boundary, outputs)` then computes the outputs from the boundary, every
+    layer running once, and `keras.Model(inputs, boundary)` is the head.
+    """
+    tensors, seen = [], set()
+
+    def add(tensor):
+        if id(tensor) not in seen:
+            seen.add(id(tensor))
+            tensors.append(tensor)
+
+    for node in topological_nodes(outputs):
+        if in_head(node):
+            continue
+        for tensor in node.input_tensors:
+            if in_head(producer(tensor)):
+                add(tensor)
+    for tensor in outputs:
+        if in_head(producer(tensor)):
+            add(tensor)
+    return tensors
+
+
+def call_arguments(node, values):
+    """`(args, kwargs)` of `node`'s call with every symbolic input tensor `t` replaced by
+    `values[id(t)]`, to call another layer the way the node's layer was called."""
+    return node.arguments.fill_in(values)

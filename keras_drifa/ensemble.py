@@ -8,7 +8,7 @@ import keras
 import numpy as np
 from keras import ops, tree
 
-from keras_drifa import _backend, uncertainty
+from keras_drifa import _backend, _graph, uncertainty
 from keras_drifa._progress import progress_bar
 from keras_drifa.mc_sampling import mc_dropout_layers, mc_sampling
 
@@ -31,11 +31,13 @@ class MCDropoutEnsemble(keras.Model):
 
     - `fit` trains all members in one compiled step. The loss is the sum of the members'
       losses, each on its own predictions, so each member learns as if trained alone. In
-      the progress bar `loss` is that sum (about `num_members` times one model's loss);
-      per-task losses and metrics are updated once per member, so mean metrics such as
-      accuracy average over members (stateful ones such as AUC or ECE pool the members'
-      predictions). Validation data and `evaluate` measure the ensemble itself: the loss
-      and metrics of its mean prediction.
+      the progress bar `loss` is that sum (about `num_members` times one model's loss) and
+      the per-task losses are averaged over the members; metrics (`task_0_accuracy`, ...)
+      measure the ensemble's mean prediction, in training as in validation and `evaluate`
+      (where the loss too is that of the mean prediction).
+    - Calling the ensemble returns the mean prediction in training too, so an ensemble
+      can sit inside another model like any layer (that model's loss then trains the
+      mean).
     - `predict` (and calling the ensemble) returns the members' mean probabilities, in the
       structure of one member's outputs; dropout is off, so it is deterministic.
     - `predict_uncertainty` draws Monte Carlo samples from every member and returns
@@ -84,50 +86,31 @@ class MCDropoutEnsemble(keras.Model):
 
     def call(self, inputs, training=False):
         outputs = [member(inputs, training=training) for member in self.members]
-        if training:
-            # Each member's loss must see its own predictions: see compute_loss.
-            return outputs
+        # `fit`'s loss is the sum of the members' own losses, so `compute_loss` needs each
+        # member's outputs of this very call (same dropout masks); it takes them from here,
+        # within the same trace. The call itself always returns the mean, so an ensemble
+        # inside another model behaves like any layer.
+        object.__setattr__(self, "_member_outputs", outputs if training else None)
         return tree.map_structure(
             lambda *per_member: ops.mean(ops.stack(per_member, axis=0), axis=0), *outputs
         )
 
-    def _is_per_member(self, y_pred):
-        """True for the per-member outputs of `call(training=True)`, False for the mean."""
-        if not tree.is_nested(_output_structure(self.members[0])):
-            return tree.is_nested(y_pred)
-        return (
-            isinstance(y_pred, (list, tuple))
-            and len(y_pred) == self.num_members
-            and all(tree.is_nested(p) for p in y_pred)
-        )
-
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        if not self._is_per_member(y_pred):
+        members = self.__dict__.get("_member_outputs")
+        object.__setattr__(self, "_member_outputs", None)
+        if not training or members is None:
             return super().compute_loss(x, y, y_pred, sample_weight, training=training)
-        losses = []
-        if self._compile_loss is not None:
-            # Calling the compiled loss once per member also averages its per-task loss
-            # trackers over members.
-            losses = [self._compile_loss(y, p, sample_weight) for p in y_pred]
-            losses = [loss for loss in losses if loss is not None]
-        losses += [self._aggregate_additional_loss(loss) for loss in self.losses]
-        if not losses:
-            raise ValueError(
-                "MCDropoutEnsemble: no loss to compute; pass `loss` to `compile()`."
-            )
-        total = losses[0]
-        for loss in losses[1:]:
-            total = total + loss
+        # Each member's loss on its own predictions (this also averages the per-task loss
+        # trackers over the members). Keras adds the additional losses (`self.losses`, the
+        # members' regularisation) to each; they count once in the total.
+        total = None
+        for member_outputs in members:
+            loss = super().compute_loss(x, y, member_outputs, sample_weight, training=training)
+            total = loss if total is None else total + loss
+        additional = [ops.cast(ops.sum(loss), total.dtype) for loss in self.losses]
+        if additional and len(members) > 1:
+            total = total - (len(members) - 1) * sum(additional)
         return total
-
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        if not self._is_per_member(y_pred):
-            return super().compute_metrics(x, y, y_pred, sample_weight)
-        if self._compile_metrics is not None:
-            # One update per member: mean metrics such as accuracy average over members.
-            for p in y_pred:
-                self._compile_metrics.update_state(y, p, sample_weight)
-        return self.get_metrics_result()
 
     def compile(
         self, optimizer="rmsprop", loss=None, metrics=None, weighted_metrics=None, **kwargs
@@ -372,7 +355,7 @@ def _unlist(values):
 
 
 def _output_structure(model):
-    return _graph(model).output
+    return _graph.functional(model).output
 
 
 def _flat_outputs(model):
@@ -380,17 +363,10 @@ def _flat_outputs(model):
 
 
 def _output_names(model):
-    names = getattr(_graph(model), "output_names", None)
+    names = getattr(_graph.functional(model), "output_names", None)
     if not names:
         names = [f"output_{i}" for i in range(len(_flat_outputs(model)))]
     return list(names)
-
-
-def _graph(model):
-    """The functional graph of a functional or Sequential model, or None."""
-    if isinstance(model, keras.Sequential):
-        model = getattr(model, "_functional", None)
-    return model if getattr(model, "_nodes_by_depth", None) else None
 
 
 def _make_members(members, num_members):
@@ -451,7 +427,7 @@ def _check_members(members):
             "members must be distinct models (a builder returning a new model each call)."
         )
     for i, member in enumerate(members):
-        if _graph(member) is None:
+        if _graph.functional(member) is None:
             raise ValueError(
                 f"MCDropoutEnsemble: member {i} ('{member.name}') is not a built functional "
                 "or Sequential model; expected models whose layer graph can be split at "
@@ -502,20 +478,15 @@ def split_at_mc_dropout(model):
         `(prefix, suffix)`: `prefix` maps the model inputs to the boundary tensors,
         `suffix` maps the boundary tensors to the model outputs.
     """
-    graph = _graph(model)
-    stochastic = set()  # ids of tensors that depend on a dropout mask
-    boundary = []
-    for depth in sorted(graph._nodes_by_depth, reverse=True):  # inputs first
-        for node in graph._nodes_by_depth[depth]:
-            tensors_in = list(node.input_tensors)
-            if _is_stochastic(node.operation) or any(id(t) in stochastic for t in tensors_in):
-                for t in tensors_in:
-                    if id(t) not in stochastic and all(t is not b for b in boundary):
-                        boundary.append(t)
-                stochastic.update(id(t) for t in node.outputs)
-    for t in _flat_outputs(graph):
-        if id(t) not in stochastic and all(t is not b for b in boundary):
-            boundary.append(t)
+    graph = _graph.functional(model)
+    outputs = _flat_outputs(graph)
+    stochastic = set()  # nodes that depend on a dropout mask
+    for node in _graph.topological_nodes(outputs):  # inputs first
+        if _is_stochastic(node.operation) or any(
+            _graph.producer(t) in stochastic for t in node.input_tensors
+        ):
+            stochastic.add(node)
+    boundary = _graph.boundary(outputs, lambda node: node not in stochastic)
     prefix = keras.Model(
         _unlist(list(graph.inputs)), _unlist(boundary), name=f"{model.name}_prefix"
     )

@@ -2,12 +2,13 @@
 
 import contextlib
 
+from keras_drifa import _graph
 from keras_drifa.layers.mc_dropout import MCDropout
 
 
 def mc_dropout_layers(model):
     """Returns every `MCDropout` layer inside `model`, nested models and layers included."""
-    return [layer for layer in model._flatten_layers(include_self=True) if isinstance(layer, MCDropout)]
+    return [layer for layer in _graph.all_layers(model) if isinstance(layer, MCDropout)]
 
 
 @contextlib.contextmanager

@@ -75,20 +75,26 @@ def test_builder_makes_independent_members_and_a_list_is_kept():
 
 
 def test_loss_is_the_sum_of_member_losses():
-    """`compute_loss` on per-member predictions (as in training) sums the members' losses."""
+    """In training, `compute_loss` sums each member's loss on its own predictions."""
     ensemble = MCDropoutEnsemble(small_member, num_members=2)
     ensemble.compile(loss=["categorical_crossentropy"] * 2, loss_weights=[0.5, 0.5])
     xs, ys, _ = small_data(n=8)
-    per_member = [[keras.ops.convert_to_numpy(p) for p in m(xs)] for m in ensemble.members]
     crossentropy = keras.losses.CategoricalCrossentropy()
+    # A training call returns the mean (one structure always) and keeps the members' own
+    # predictions for the loss of this step.
+    mean = ensemble(xs, training=True)
+    per_member = [[keras.ops.convert_to_numpy(p) for p in m] for m in ensemble._member_outputs]
+    assert len(per_member) == 2
     expected = sum(
         0.5 * float(crossentropy(y, p)) for preds in per_member for y, p in zip(ys, preds)
     )
-    total = ensemble.compute_loss(xs, ys, per_member, training=True)
+    total = ensemble.compute_loss(xs, ys, mean, training=True)
     assert float(total) == pytest.approx(expected, rel=1e-5)
-    # On the mean prediction (evaluation), the loss is the ensemble's own.
+    # The members' predictions are used once: on the mean prediction (evaluation), the
+    # loss is the ensemble's own.
     mean = [keras.ops.convert_to_numpy(p) for p in ensemble(xs)]
     expected_mean = sum(0.5 * float(crossentropy(y, p)) for y, p in zip(ys, mean))
+    assert expected_mean != pytest.approx(expected, rel=1e-3)
     assert float(ensemble.compute_loss(xs, ys, mean, training=False)) == pytest.approx(
         expected_mean, rel=1e-5
     )

@@ -13,41 +13,12 @@ boundary tensor depends on a target.
 
 import keras
 
-from keras_drifa import _backend
+from keras_drifa import _backend, _graph
 from keras_drifa.models.drifa_net import FUSION_CONCAT, FUSION_DROPOUT, FUSION_POOL
 
 # `build_model` marks the last feature map of each branch with an Identity layer named
 # f"{modality}{FEATURES_SUFFIX}".
 FEATURES_SUFFIX = "_features"
-
-
-def _node(tensor):
-    operation, node_index, _ = tensor._keras_history
-    return operation._inbound_nodes[node_index]
-
-
-def _topological_nodes(tensors):
-    """The nodes computing `tensors`, each after the nodes it reads from."""
-    order, done = [], set()
-    stack = [(_node(t), False) for t in reversed(tensors)]
-    while stack:
-        node, expanded = stack.pop()
-        if node in done:
-            continue
-        if expanded:
-            done.add(node)
-            order.append(node)
-            continue
-        stack.append((node, True))
-        for parent in reversed(node.input_tensors):
-            if _node(parent) not in done:
-                stack.append((_node(parent), False))
-    return order
-
-
-def _ancestor_tensor_ids(tensor):
-    """Ids of every tensor `tensor` is computed from (itself excluded)."""
-    return {id(t) for node in _topological_nodes([tensor]) for t in node.input_tensors}
 
 
 class _PreSoftmax(keras.layers.Layer):
@@ -78,7 +49,7 @@ class _PreSoftmax(keras.layers.Layer):
 def _score(output):
     """The tensor whose entries are the class scores of `output`: its logits if it ends in a
     softmax, else the output itself."""
-    node = _node(output)
+    node = _graph.producer(output)
     layer = node.operation
     if len(node.input_tensors) != 1:
         return output
@@ -115,18 +86,11 @@ class Cut:
                 outputs.append(tensor)
                 ids.append(id(tensor))
             self._output_index.append(ids.index(id(tensor)))
-        ancestors = set(_topological_nodes(targets))
-        ancestors.update(_node(t) for t in model.inputs)
+        ancestors = set(_graph.topological_nodes(targets))
+        ancestors.update(_graph.producer(t) for t in model.inputs)
         target_ids = {id(t) for t in targets}
-        boundary, seen = [], set(target_ids)
-        for node in _topological_nodes(outputs):
-            if node in ancestors:
-                continue
-            for tensor in node.input_tensors:
-                if _node(tensor) in ancestors and id(tensor) not in seen:
-                    seen.add(id(tensor))
-                    boundary.append(tensor)
-        tail_inputs = list(targets) + boundary
+        boundary = _graph.boundary(outputs, lambda node: node in ancestors)
+        tail_inputs = list(targets) + [t for t in boundary if id(t) not in target_ids]
         input_index = {id(t): i for i, t in enumerate(model.inputs)}
         head_outputs, self.sources = [], []
         for tensor in tail_inputs:
@@ -172,21 +136,21 @@ class ExplainedGraph:
             inputs, outputs = list(model.inputs), list(model.outputs)
         except (AttributeError, ValueError):
             inputs = outputs = None
-        if not inputs or not outputs or not all(hasattr(t, "_keras_history") for t in inputs):
+        if not inputs or not outputs or not all(_graph.is_symbolic(t) for t in inputs):
             raise ValueError(
                 f"{caller}: model '{model.name}' has no functional graph (inputs and outputs "
                 "made with keras.Input); expected a functional model such as one from "
                 "keras_drifa.build_model."
             )
         self.model = model
-        self.modalities = [_node(t).operation.name for t in inputs]
-        self.tasks = [_node(t).operation.name for t in outputs]
+        self.modalities = [_graph.producer(t).operation.name for t in inputs]
+        self.tasks = [_graph.producer(t).operation.name for t in outputs]
         self.num_classes = [int(t.shape[-1]) for t in outputs]
         self.input_shapes = [tuple(t.shape[1:]) for t in inputs]
-        self._nodes = _topological_nodes(outputs)
+        self._nodes = _graph.topological_nodes(outputs)
         self.targets, self.target_names = self._resolve(target_layers)
         self._connected = [
-            [id(target) in _ancestor_tensor_ids(output) for output in outputs]
+            [id(target) in _graph.ancestor_ids(output) for output in outputs]
             for target in self.targets
         ]
         self.scores = [_score(t) for t in outputs]
@@ -199,7 +163,7 @@ class ExplainedGraph:
         # One cut for all targets, unless a target feeds another: then the total
         # derivative of the upstream one runs through the downstream one, which a joint
         # cut would hold fixed, so each target gets its own cut.
-        ancestry = [_ancestor_tensor_ids(t) for t in self.targets]
+        ancestry = [_graph.ancestor_ids(t) for t in self.targets]
         nested = any(
             id(a) in ancestry[j]
             for i, a in enumerate(self.targets)
@@ -234,13 +198,13 @@ class ExplainedGraph:
                     f"reads {len(targets)} feature maps; expected {num_modalities}, one per "
                     f"modality {self.modalities}. Pass target_layers explicitly."
                 )
-            return targets, [_node(t).operation.name for t in targets]
+            return targets, [_graph.producer(t).operation.name for t in targets]
         if num_modalities == 1:
             for name in (FUSION_DROPOUT, FUSION_POOL):
                 node = self._named_node(name)
                 if node is not None and len(node.input_tensors) == 1:
                     target = node.input_tensors[0]
-                    return [target], [_node(target).operation.name]
+                    return [target], [_graph.producer(target).operation.name]
             candidates = [
                 t
                 for node in self._nodes
@@ -249,7 +213,7 @@ class ExplainedGraph:
                 if len(t.shape) == 4
             ]
             if candidates:
-                return [candidates[-1]], [_node(candidates[-1]).operation.name]
+                return [candidates[-1]], [_graph.producer(candidates[-1]).operation.name]
             raise ValueError(
                 f"{self.caller}: model '{self.model.name}' has no layer with a 4-D "
                 "(batch, height, width, channels) output to explain."

@@ -41,6 +41,7 @@ import tempfile
 
 import keras
 
+from keras_drifa import _graph
 from keras_drifa.layers import MultiBranchFusionAttention, MultimodalInformationFusionAttention
 from keras_drifa.models.image_preprocessing import ImageNetPreprocessing
 
@@ -220,7 +221,7 @@ def default_feature_layers(backbone, input_shape=(224, 224, 3)):
     key = _application_key(backbone, caller="default_feature_layers")
     constructor, _, blocks = APPLICATION_BACKBONES[key]
     model = _application(key, constructor, None, tuple(input_shape))
-    return [x._keras_history.operation.name for x in _application_levels(model, blocks)]
+    return [_graph.producer_name(x) for x in _application_levels(model, blocks)]
 
 
 def _application_key(name, caller="build_model"):
@@ -298,13 +299,12 @@ def _offline_message(name, error):
 def keras_cache_dir():
     """The folder `keras.utils.get_file` caches downloads in, as Keras resolves it.
 
-    `$KERAS_HOME` as it was when Keras was imported, else `~/.keras`; `/tmp/.keras` when
-    that folder is not writable. Pretrained weights go to its `models` subfolder.
+    `$KERAS_HOME`, else `~/.keras`; `/tmp/.keras` when that folder is not writable.
+    Pretrained weights go to its `models` subfolder. (Keras reads `$KERAS_HOME` when it is
+    imported; Keras has no public accessor for it.)
     """
-    from keras.src.backend.config import keras_home  # Keras has no public accessor.
-
-    home = os.path.expanduser(keras_home())
-    if not os.access(home, os.W_OK):
+    home = os.path.expanduser(os.environ.get("KERAS_HOME") or os.path.join("~", ".keras"))
+    if not os.access(home, os.W_OK) and not os.access(os.path.dirname(home), os.W_OK):
         home = os.path.join("/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir(), ".keras")
     return home
 
@@ -479,7 +479,7 @@ def _tapped_levels(model, names):
 
 def _check_levels(model, levels):
     """Each level must be computed from the one before, so the fused maps flow on."""
-    names = [x._keras_history.operation.name for x in levels]
+    names = [_graph.producer_name(x) for x in levels]
     for k in range(1, len(levels)):
         if id(levels[k - 1]) not in _upstream_ids(levels[k]):
             raise ValueError(
@@ -490,41 +490,13 @@ def _check_levels(model, levels):
 
 
 # --- copying a functional graph ------------------------------------------------------------
-# A functional model's graph lives in its tensors' `_keras_history` (operation, node index):
-# the only way Keras offers to re-trace it with other layers and substituted tensors.
-
-
-def _producer(tensor):
-    history = tensor._keras_history
-    return history.operation._inbound_nodes[history.node_index]
+# Re-tracing a functional graph with other layers and substituted tensors walks its nodes
+# (keras_drifa._graph, the module allowed Keras's private graph attributes).
 
 
 def _upstream_ids(tensor):
     """The ids of every tensor `tensor` is computed from."""
-    seen, stack = set(), [tensor]
-    while stack:
-        for parent in _producer(stack.pop()).input_tensors:
-            if id(parent) not in seen:
-                seen.add(id(parent))
-                stack.append(parent)
-    return seen
-
-
-def _pending_nodes(tensor, known):
-    """The nodes that compute `tensor` from the tensors in `known`, in execution order."""
-    order, seen = [], set()
-    stack = [(_producer(tensor), False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        stack.extend((_producer(x), False) for x in node.input_tensors if id(x) not in known)
-    return order
+    return _graph.ancestor_ids(tensor)
 
 
 class _BackboneCopy:
@@ -546,8 +518,8 @@ class _BackboneCopy:
     def __call__(self, tensor):
         if id(tensor) in self._values:
             return self._values[id(tensor)]
-        for node in _pending_nodes(tensor, self._values):
-            args, kwargs = node.arguments.fill_in(self._values)
+        for node in _graph.nodes_after([tensor], self._values):
+            args, kwargs = _graph.call_arguments(node, self._values)
             original = node.operation
             copy = self._copies.get(id(original))
             if copy is not None:  # a layer the backbone calls more than once

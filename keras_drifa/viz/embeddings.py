@@ -5,6 +5,8 @@ import numbers
 import keras
 import numpy as np
 
+from keras_drifa import _graph
+
 METHODS = ("tsne", "pca")
 
 
@@ -12,8 +14,7 @@ def _fused_tensor(model):
     """The tensor every task head reads: the fused vector before the heads."""
     inputs = set()
     for output in model.outputs:
-        operation, node_index, _ = output._keras_history
-        node = operation._inbound_nodes[node_index]
+        node = _graph.producer(output)
         if len(node.input_tensors) != 1:
             inputs.add(None)
         else:

@@ -53,3 +53,46 @@ def test_rejects_rate_outside_unit_interval(rate):
 def test_rejects_unknown_mode():
     with pytest.raises(ValueError, match="mode.*'sometimes'"):
         MCDropout(0.5, mode="sometimes")
+
+
+def test_sampling_switch_is_a_plain_seed_generator_and_round_trips():
+    # The switch is held as the state of a public keras.random.SeedGenerator (see
+    # MCDropout.__init__): its config round-trips and setting it changes only that state.
+    layer = MCDropout(0.5)
+    switch = layer.sampling_switch
+    assert type(switch) is keras.random.SeedGenerator
+    restored = keras.random.SeedGenerator.from_config(switch.get_config())
+    assert restored.get_config() == switch.get_config()
+    layer.set_sampling(True)
+    assert layer.sampling and keras.ops.convert_to_numpy(switch.state)[0] == 1
+    layer.set_sampling(False)
+    assert not layer.sampling
+
+
+def test_no_mask_is_drawn_when_sampling_is_off():
+    # Deterministic inference does no random work: the dropout seed state stays put (on
+    # JAX the seed is drawn outside the conditional, see keras_drifa._backend.dropout_if).
+    layer = MCDropout(0.5, seed=3)
+    state = keras.ops.convert_to_numpy(layer.seed_generator.state).copy()
+    layer(_x())
+    after = keras.ops.convert_to_numpy(layer.seed_generator.state)
+    if keras.backend.backend() == "jax":
+        assert not np.array_equal(after, state)
+    else:
+        np.testing.assert_array_equal(after, state)
+    with keras_drifa.mc_sampling(layer):
+        layer(_x())
+    assert not np.array_equal(keras.ops.convert_to_numpy(layer.seed_generator.state), after)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "torch",
+    reason="only PyTorch draws unseeded dropout masks from a global generator",
+)
+def test_deterministic_inference_leaves_torch_global_generator_alone():
+    import torch
+
+    layer = MCDropout(0.5)  # unseeded: masks would come from torch's global generator
+    before = torch.random.get_rng_state()
+    layer(_x())
+    assert torch.equal(torch.random.get_rng_state(), before)

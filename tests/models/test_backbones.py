@@ -429,8 +429,10 @@ def test_bad_backbone_arguments_raise_clear_errors(make_kwargs, match):
 
 @pytest.mark.filterwarnings("ignore:`input_shape` is undefined:UserWarning")
 def test_imagenet_weights_offline_name_where_keras_looks(tmp_path, monkeypatch):
-    # Keras reads KERAS_HOME when it is imported; point its resolved home at a temp folder
-    # (what KERAS_HOME=tmp_path would do) and make every download fail as it does offline.
+    # Keras reads KERAS_HOME when it is imported: set it, and point the home Keras resolved
+    # at import at the same temp folder (what starting with KERAS_HOME=tmp_path would
+    # do), and make every download fail as it does offline.
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.setattr(keras.src.backend.config, "_KERAS_DIR", str(tmp_path))
     targets = []
 
