@@ -502,8 +502,9 @@ def uncertainty_report(predictions, labels, num_bins=DEFAULT_NUM_BINS):
     Args:
         predictions: the dict returned by `MCDropoutEnsemble.predict_uncertainty`, or,
             for any model, probabilities: one array `(..., num_examples, num_classes)`
-            (leading axes are Monte Carlo samples), a list of them (one per task) or a
-            dict `{task: array}`.
+            (leading axes are Monte Carlo samples), a dict `{task: array}`, or a list
+            with one array per task when the tasks' arrays differ in shape (a list of
+            arrays of one shape is refused: it could also be samples of one task).
         labels: for each task, class indices `(num_examples,)` or one-hot labels, in the
             same structure as `predictions` (one array, a list in task order, or a dict).
         num_bins: equal-width bins for the ECE.
@@ -541,6 +542,15 @@ def _tasks(fn, predictions):
         and predictions
         and all(isinstance(p, np.ndarray) or _is_task_result(p) for p in predictions)
     ):
+        shapes = {p.shape if isinstance(p, np.ndarray) else None for p in predictions}
+        if len(predictions) > 1 and len(shapes) == 1 and None not in shapes:
+            raise ValueError(
+                f"{fn}: `predictions` is a list of {len(predictions)} arrays of one shape "
+                f"{shapes.pop()}, which could be one array per task or Monte Carlo samples "
+                "of one task. Pass a dict `{task: probabilities}` for several tasks (e.g. "
+                "`dict(zip(model.output_names, model.predict(x)))`), or one array "
+                "`np.stack(samples)` for samples of one task."
+            )
         return {f"task_{t}": p for t, p in enumerate(predictions)}
     return {"task_0": predictions}
 

@@ -223,6 +223,11 @@ def test_other_bad_arguments():
     with pytest.raises(ValueError, match=r"`uncertainty` has shape \(3,\); expected \(2,\)"):
         uncertainty.misclassification_auroc(probs, [0, 1], np.ones(3))
     with pytest.raises(ValueError, match="2 tasks .* but `labels` has 3 entries"):
-        uncertainty.uncertainty_report([probs, probs], [[0, 1]] * 3)
+        uncertainty.uncertainty_report([probs, probs[:, :1]], [[0, 1]] * 3)
+    # Two arrays of one shape: two tasks, or two MC samples of one task? Refused.
+    with pytest.raises(ValueError, match=r"list of 2 arrays of one shape \(2, 2\).*np.stack"):
+        uncertainty.uncertainty_report([probs, probs], [[0, 1]] * 2)
+    stacked = uncertainty.uncertainty_report(np.stack([probs, probs]), [0, 1])
+    assert list(stacked) == ["task_0"] and stacked["task_0"]["examples"] == 2
     with pytest.raises(ValueError, match=r"`labels` has the tasks \['x'\]; expected"):
         uncertainty.uncertainty_report({"a": probs}, {"x": [0, 1]})

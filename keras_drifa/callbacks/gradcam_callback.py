@@ -11,8 +11,9 @@ import warnings
 import keras
 import numpy as np
 
+from keras_drifa import _checks
 from keras_drifa.explain._methods import METHODS
-from keras_drifa.explain.gradcam import GradCAM, _is_int, _to_numpy
+from keras_drifa.explain.gradcam import GradCAM
 from keras_drifa.explain.overlay import overlay
 
 
@@ -117,7 +118,7 @@ class GradCAMCallback(keras.callbacks.Callback):
             raise ValueError(
                 f"GradCAMCallback: log_dir must be a path; received {log_dir!r}."
             )
-        if not _is_int(every_n_epochs) or every_n_epochs < 1:
+        if not _checks.is_int(every_n_epochs) or every_n_epochs < 1:
             raise ValueError(
                 "GradCAMCallback: every_n_epochs must be a positive integer; received "
                 f"{every_n_epochs!r}."
@@ -146,7 +147,7 @@ class GradCAMCallback(keras.callbacks.Callback):
 
     @staticmethod
     def _label_array(labels):
-        array = _to_numpy(labels)
+        array = np.asarray(keras.ops.convert_to_numpy(labels))
         if array.ndim == 2:
             array = np.argmax(array, axis=-1)
         numeric = np.issubdtype(array.dtype, np.number)
@@ -160,8 +161,16 @@ class GradCAMCallback(keras.callbacks.Callback):
     def _prepare(self):
         """Binds to the model; configuration errors raise here, before training starts."""
         self._cam = GradCAM(self.model, method=self.method)
-        self._arrays = self._cam._input_arrays(self.inputs)
-        self._task = self._cam._task_index(self.task)
+        graph = self._cam.graph
+        self._arrays = _checks.input_arrays(
+            "GradCAMCallback",
+            self.inputs,
+            graph.modalities,
+            graph.input_shapes,
+            [keras.backend.standardize_dtype(t.dtype) for t in graph.model.inputs],
+            arg="inputs",
+        )
+        self._task = _checks.task_index("GradCAMCallback", self.task, self._cam.tasks)
         count = self._arrays[0].shape[0]
         if self.labels is not None:
             num_classes = self._cam.graph.num_classes[self._task]

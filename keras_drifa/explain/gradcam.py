@@ -1,28 +1,17 @@
 """`GradCAM`: class activation maps for every modality of a multimodal model, on any backend."""
 
 import contextlib
-import numbers
 import warnings
 
 import keras
 import numpy as np
 
-from keras_drifa import _backend
+from keras_drifa import _backend, _checks
 from keras_drifa._progress import progress_bar
 from keras_drifa.explain._graph import ExplainedGraph
 from keras_drifa.explain._methods import METHODS, class_activation_maps, normalise
 from keras_drifa.explain._resize import resize_bilinear
 from keras_drifa.mc_sampling import mc_dropout_layers, mc_sampling
-
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-
-
-def _to_numpy(value):
-    if keras.ops.is_tensor(value):
-        return keras.ops.convert_to_numpy(value)
-    return np.asarray(value)
 
 
 def _targets_key(target_layers):
@@ -59,6 +48,51 @@ def _explained_graph(model, target_layers):
     return cache[key]
 
 
+class GradCAMResult(dict):
+    """What `GradCAM` returns, whatever its arguments: a dict `{modality_name: maps}`.
+
+    The dict holds the maps, `(batch, height, width)` float32 in [0, 1] at each modality's
+    input size; with several passes (Monte Carlo samples or ensemble members) they are the
+    per-pixel mean over the passes. Attributes:
+
+    - `maps`: the same dict.
+    - `mean`: the same dict (the mean over one pass is the map itself).
+    - `std`: `{modality_name: (batch, height, width)}`, the per-pixel standard deviation
+      over the passes, or `None` with a single pass.
+    - `raw`: `{modality_name: ...}`, the maps before resizing and normalisation (the
+      ReLU'd class activation maps at the target layer's resolution, whose magnitudes can
+      be compared across modalities and samples): `(batch, h, w)` with one pass,
+      `(passes, batch, h, w)` with several.
+    - `passes`: how many maps were averaged per sample.
+
+    Example:
+
+    ```python
+    result = keras_drifa.explain.GradCAM(model)([x_a, x_b])
+    result["modality_0"].shape             # (batch, height, width)
+    result.raw["modality_0"].shape         # (batch, h, w) at the target layer
+    ```
+    """
+
+    def __init__(self, maps, raw, std=None, passes=1):
+        super().__init__(maps)
+        self.raw = raw
+        self.std = std
+        self.passes = passes
+
+    @property
+    def maps(self):
+        return dict(self)
+
+    @property
+    def mean(self):
+        return dict(self)
+
+    def __repr__(self):
+        shapes = ", ".join(f"{m!r}: {v.shape}" for m, v in self.items())
+        return f"GradCAMResult({{{shapes}}}, passes={self.passes})"
+
+
 class GradCAM:
     """Grad-CAM maps of a multimodal model: where in each modality the evidence for a class is.
 
@@ -80,7 +114,7 @@ class GradCAM:
 
     Explanation uncertainty: with `num_samples=T` the maps are computed T times with Monte
     Carlo dropout switched on (the model needs `keras_drifa.layers.MCDropout` layers), and
-    the call returns their per-pixel mean and standard deviation, i.e. how sure the model
+    the result holds their per-pixel mean and standard deviation (`std`), i.e. how sure the model
     is about *where* its evidence lies. For a `keras_drifa.MCDropoutEnsemble`, every member
     contributes (T samples each with `num_samples`, else one deterministic map each).
 
@@ -106,17 +140,15 @@ class GradCAM:
         class_index: `None` for the predicted class (of the mean prediction over MC samples
             and members when there are several passes), an int for all samples, or one int
             per sample.
-        return_raw: also return the maps before resizing and normalisation: the ReLU'd
-            class activation maps at the target layers' resolution, whose magnitudes can be
-            compared across modalities and samples.
         verbose: `"auto"` shows progress when there is more than one pass (a live bar on
             a terminal or in a notebook, one line at the end elsewhere), 0 never, 1 always.
 
     Returns:
-        `maps`: a dict `{modality_name: (batch, height, width)}` of float32 in [0, 1] at each
-        modality's input size. With `num_samples` (or an ensemble): `(mean, std)`, two such
-        dicts over the passes. With `return_raw=True` a dict of raw maps is appended,
-        `(batch, h, w)` each, or `(passes, batch, h, w)` with several passes.
+        A `GradCAMResult`, always: a dict `{modality_name: (batch, height, width)}` of
+        float32 in [0, 1] at each modality's input size (the mean over the passes when
+        there are several), with the attributes `std` (per-pixel standard deviation over
+        the passes, `None` with one pass), `raw` (the maps before resizing and
+        normalisation, at the target layer's resolution) and `passes`.
 
     Example:
 
@@ -126,7 +158,8 @@ class GradCAM:
     cam = keras_drifa.explain.GradCAM(model)
     maps = cam([x_a, x_b], task="task_0")           # the predicted classes
     maps["modality_0"].shape                         # (batch, 64, 64)
-    mean, std = keras_drifa.explain.GradCAM(model, num_samples=20)([x_a, x_b])
+    sampled = keras_drifa.explain.GradCAM(model, num_samples=20)([x_a, x_b])
+    sampled.std["modality_0"]                        # where the model is unsure
     ```
     """
 
@@ -134,12 +167,12 @@ class GradCAM:
                  batch_size=32):
         if method not in METHODS:
             raise ValueError(f"GradCAM: method must be one of {METHODS}; received {method!r}.")
-        if num_samples is not None and (not _is_int(num_samples) or num_samples < 2):
+        if num_samples is not None and (not _checks.is_int(num_samples) or num_samples < 2):
             raise ValueError(
                 "GradCAM: num_samples must be None or an integer >= 2 (a standard deviation "
                 f"needs two samples); received {num_samples!r}."
             )
-        if not _is_int(batch_size) or batch_size < 1:
+        if not _checks.is_int(batch_size) or batch_size < 1:
             raise ValueError(
                 f"GradCAM: batch_size must be a positive integer; received {batch_size!r}."
             )
@@ -182,7 +215,7 @@ class GradCAM:
         """Maps averaged per sample: MC samples of every member (one each without MC)."""
         return len(self.graphs) * (self.num_samples or 1)
 
-    def __call__(self, inputs, task=0, class_index=None, return_raw=False, verbose="auto"):
+    def __call__(self, inputs, task=0, class_index=None, verbose="auto"):
         arrays = self._input_arrays(inputs)
         task = self._task_index(task)
         class_index = self._class_indices(class_index, task, arrays[0].shape[0])
@@ -222,9 +255,9 @@ class GradCAM:
         )
         if self._passes == 1:
             maps, raw = results
-            return (maps, raw) if return_raw else maps
+            return GradCAMResult(maps, raw)
         mean, std, raw = results
-        return (mean, std, raw) if return_raw else (mean, std)
+        return GradCAMResult(mean, raw, std=std, passes=self._passes)
 
     def _explain_batch(self, batch, task, fixed, progbar):
         if fixed is None and self._passes > 1:
@@ -326,64 +359,19 @@ class GradCAM:
             )
 
     def _input_arrays(self, inputs):
-        """Validates `inputs` and returns one float array per modality, in input order."""
-        modalities = self.graph.modalities
-        if isinstance(inputs, dict):
-            if set(inputs) != set(modalities):
-                raise ValueError(
-                    f"GradCAM: inputs has keys {sorted(inputs)}; expected one array per "
-                    f"modality {modalities}."
-                )
-            inputs = [inputs[m] for m in modalities]
-        elif not isinstance(inputs, (list, tuple)):
-            inputs = [inputs]
-        if len(inputs) != len(modalities):
-            raise ValueError(
-                f"GradCAM: received {len(inputs)} input arrays; expected {len(modalities)}, "
-                f"one per modality {modalities}."
-            )
-        arrays = []
-        for modality, value, shape, tensor in zip(
-            modalities, inputs, self.graph.input_shapes, self.graph.model.inputs
-        ):
-            array = _to_numpy(value)
-            expected = ("batch",) + tuple("?" if d is None else d for d in shape)
-            if (
-                array.ndim != len(shape) + 1
-                or any(d is not None and d != a for d, a in zip(shape, array.shape[1:]))
-            ):
-                raise ValueError(
-                    f"GradCAM: input '{modality}' has shape {array.shape}; expected "
-                    f"{expected}."
-                )
-            if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-                raise ValueError(
-                    f"GradCAM: input '{modality}' has dtype {array.dtype}; expected numbers."
-                )
-            arrays.append(array.astype(keras.backend.standardize_dtype(tensor.dtype)))
-        sizes = {a.shape[0] for a in arrays}
-        if len(sizes) != 1 or 0 in sizes:
-            raise ValueError(
-                "GradCAM: inputs must hold the same positive number of samples for every "
-                f"modality; received batch sizes {[a.shape[0] for a in arrays]}."
-            )
-        return arrays
+        """Validates `inputs` and returns one array per modality, in input order."""
+        return _checks.input_arrays(
+            "GradCAM",
+            inputs,
+            self.graph.modalities,
+            self.graph.input_shapes,
+            [keras.backend.standardize_dtype(t.dtype) for t in self.graph.model.inputs],
+            arg="inputs",
+        )
 
     def _task_index(self, task):
         """The output index of `task`, given as an index or a name."""
-        tasks = self.graph.tasks
-        if isinstance(task, str):
-            if task not in tasks:
-                raise ValueError(
-                    f"GradCAM: task {task!r} is not an output; expected one of {tasks}."
-                )
-            return tasks.index(task)
-        if not _is_int(task) or not 0 <= task < len(tasks):
-            raise ValueError(
-                f"GradCAM: task {task!r} is out of range; expected a name in {tasks} or an "
-                f"index 0 <= task < {len(tasks)}."
-            )
-        return int(task)
+        return _checks.task_index("GradCAM", task, self.graph.tasks)
 
     def _class_indices(self, class_index, task, batch_size):
         """`None`, or one validated class index per sample."""
@@ -391,7 +379,7 @@ class GradCAM:
             return None
         num_classes = self.graph.num_classes[task]
         name = self.graph.tasks[task]
-        if _is_int(class_index):
+        if _checks.is_int(class_index):
             indices = np.full(batch_size, int(class_index))
         else:
             indices = np.asarray(class_index)

@@ -1,5 +1,7 @@
 """Shape checks shared by the DRIFA layers, so every layer fails the same clear way."""
 
+from keras_drifa._checks import is_int
+
 
 def feature_map_channels(layer, input_shape, what="input"):
     """Returns the channel count of a `(batch, height, width, channels)` shape.
@@ -23,12 +25,12 @@ def feature_map_channels(layer, input_shape, what="input"):
 
 
 def check_positive_int(owner, name, value):
-    """Raises `ValueError` unless `value` is a positive `int` (bools rejected)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    """`value` as an `int` >= 1 (NumPy integers too, bools rejected), else a `ValueError`."""
+    if not is_int(value) or value < 1:
         raise ValueError(
             f"{owner}: `{name}` must be a positive integer; received {name}={value!r}."
         )
-    return value
+    return int(value)
 
 
 def multimodal_channels(layer, input_shape):

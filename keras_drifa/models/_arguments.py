@@ -2,9 +2,7 @@
 
 from collections.abc import Mapping, Sequence
 
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
+from keras_drifa._checks import is_int as _is_int
 
 
 def _check_names(kind, names):
@@ -37,7 +35,7 @@ def modality_names(modalities, names):
             f"received {modalities!r}."
         )
     if names is None:
-        return [f"modality_{m}" for m in range(modalities)]
+        return [f"modality_{m}" for m in range(int(modalities))]
     if isinstance(names, str) or len(names) != modalities:
         raise ValueError(
             f"build_model: modality_names has {1 if isinstance(names, str) else len(names)} "
@@ -69,7 +67,7 @@ def _check_shape(shape, which):
             f"build_model: input_shape{which} {tuple(shape)} has channels={channels!r}; "
             "expected a positive integer."
         )
-    return tuple(shape)
+    return tuple(None if d is None else int(d) for d in shape)
 
 
 def input_shapes(input_shape, names):
@@ -124,7 +122,7 @@ def tasks(num_classes, names):
             raise ValueError(
                 f"build_model: num_classes for task '{task}' is {n!r}; expected an integer >= 2."
             )
-    return list(zip(names, counts))
+    return [(task, int(n)) for task, n in zip(names, counts)]
 
 
 def stages(widths, blocks_per_stage):
@@ -146,4 +144,4 @@ def stages(widths, blocks_per_stage):
             f"blocks_per_stage {tuple(blocks_per_stage)} has {len(blocks_per_stage)}; "
             "expected one block count per stage."
         )
-    return tuple(widths), tuple(blocks_per_stage)
+    return tuple(int(w) for w in widths), tuple(int(b) for b in blocks_per_stage)

@@ -236,7 +236,7 @@ def test_rejects_bad_arguments(tmp_path, kwargs, match):
         (dict(task=2), r"task 2 is out of range"),
         (dict(labels=[0, 1, 2]), r"labels has 3 entries; expected 2"),
         (dict(labels=[0, 3]), r"labels \[0, 3\] include classes outside 0..2 of task 'task_0'"),
-        (dict(inputs="one"), r"received 1 input arrays; expected 2"),
+        (dict(inputs="one"), r"`inputs` has 1 array\(s\); expected 2"),
     ],
 )
 def test_rejects_a_configuration_that_does_not_fit_the_model_before_training(tmp_path, kwargs, match):

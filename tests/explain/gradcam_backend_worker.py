@@ -33,9 +33,8 @@ def explain(weights_path, inputs_path, output_path):
     x = [inputs[name] for name in ("modality_0", "modality_1")]
     results = {}
     for method, task, class_index in CASES:
-        maps, raw = GradCAM(model, method=method)(
-            x, task=task, class_index=class_index, return_raw=True, verbose=0
-        )
+        maps = GradCAM(model, method=method)(x, task=task, class_index=class_index, verbose=0)
+        raw = maps.raw
         for modality in maps:
             results[f"{method}/{modality}"] = maps[modality]
             results[f"{method}/{modality}/raw"] = raw[modality]

@@ -15,7 +15,7 @@ from gradcam_testing import (
 
 import keras_drifa
 from keras_drifa.ensemble import MCDropoutEnsemble
-from keras_drifa.explain import GradCAM
+from keras_drifa.explain import GradCAM, GradCAMResult
 from keras_drifa.explain._methods import normalise
 from keras_drifa.explain._resize import resize_bilinear
 from keras_drifa.mc_sampling import mc_dropout_layers
@@ -33,7 +33,8 @@ def drifa():
 @pytest.fixture(scope="module")
 def drifa_maps(drifa):
     model, x = drifa
-    return GradCAM(model)(x, task="task_1", return_raw=True, verbose=0)
+    result = GradCAM(model)(x, task="task_1", verbose=0)
+    return result, result.raw
 
 
 def _image(n=3, seed=1):
@@ -47,9 +48,10 @@ def _image(n=3, seed=1):
 @pytest.mark.parametrize("class_index", [None, 2, [0, 3, 1]])
 def test_matches_closed_form(method, class_index):
     model, x = conv_bn_gap_dense(), _image()
-    maps, raw = GradCAM(model, target_layers="conv", method=method)(
-        x, class_index=class_index, return_raw=True, verbose=0
+    maps = GradCAM(model, target_layers="conv", method=method)(
+        x, class_index=class_index, verbose=0
     )
+    raw = maps.raw
     expected, _ = closed_form(model, x, method, class_index)
     scale = expected.max()
     np.testing.assert_allclose(raw["image"], expected, rtol=1e-4, atol=1e-6 * scale)
@@ -74,8 +76,8 @@ def test_softmax_output_is_explained_by_its_logits_and_left_intact():
     softmax, linear = conv_bn_gap_dense("softmax"), conv_bn_gap_dense("linear")
     linear.set_weights(softmax.get_weights())
     x = _image()
-    _, raw_softmax = GradCAM(softmax, "conv")(x, class_index=1, return_raw=True, verbose=0)
-    _, raw_linear = GradCAM(linear, "conv")(x, class_index=1, return_raw=True, verbose=0)
+    raw_softmax = GradCAM(softmax, "conv")(x, class_index=1, verbose=0).raw
+    raw_linear = GradCAM(linear, "conv")(x, class_index=1, verbose=0).raw
     np.testing.assert_allclose(raw_softmax["image"], raw_linear["image"], rtol=1e-5)
     probabilities = softmax.predict(x, verbose=0)
     np.testing.assert_allclose(probabilities.sum(-1), 1.0, rtol=1e-5)
@@ -87,6 +89,10 @@ def test_inference_mode_makes_maps_repeatable():
     cam = GradCAM(model)
     first, second = cam(x, verbose=0), cam(x, verbose=0)
     np.testing.assert_array_equal(first["image"], second["image"])
+    # One result type whatever the arguments: one pass has no spread.
+    assert isinstance(first, GradCAMResult) and first.passes == 1 and first.std is None
+    assert list(first) == ["image"] and first["image"].shape == (3, 6, 5)
+    assert first.raw["image"].shape == (3, 6, 5)
 
 
 # --- fusion: layers after the targets read both branches ----------------------------------
@@ -130,7 +136,7 @@ def test_fusion_model_matches_finite_differences(fusion, targets, cuts):
     for method in ("gradcam", "hirescam"):
         cam = GradCAM(model, target_layers=list(targets), method=method)
         assert len(cam.graph.cuts) == cuts
-        _, raw = cam([a, b], class_index=class_index, return_raw=True, verbose=0)
+        raw = cam([a, b], class_index=class_index, verbose=0).raw
         for modality, target in zip(("a", "b"), targets):
             feature, gradient = features[target].astype(np.float64), gradients[target]
             if method == "gradcam":
@@ -239,7 +245,10 @@ def test_models_without_markers_use_the_fusion_concat_inputs():
 def test_mc_samples_give_mean_and_std(drifa):
     model, x = drifa
     cam = GradCAM(model, num_samples=4)
-    mean, std, raw = cam(x, task=0, return_raw=True, verbose=0)
+    result = cam(x, task=0, verbose=0)
+    assert isinstance(result, GradCAMResult) and result.passes == 4
+    mean, std, raw = result, result.std, result.raw
+    assert result.mean == result.maps == dict(result)
     for m, size in (("modality_0", 32), ("modality_1", 24)):
         assert mean[m].shape == std[m].shape == (4, size, size)
         assert raw[m].shape[:2] == (4, 4)
@@ -262,7 +271,8 @@ def test_mc_samples_of_an_ensemble_span_its_members():
 
     ensemble = MCDropoutEnsemble(member, num_members=2)
     x = np.random.default_rng(0).normal(size=(3, 6, 6, 2)).astype("float32")
-    mean, std, raw = GradCAM(ensemble, num_samples=3)(x, return_raw=True, verbose=0)
+    result = GradCAM(ensemble, num_samples=3)(x, verbose=0)
+    mean, std, raw = result, result.std, result.raw
     assert raw["image"].shape == (6, 3, 6, 6) and mean["image"].shape == (3, 6, 6)
     per_pass = normalise(raw["image"].reshape(18, 6, 6)).reshape(6, 3, 6, 6)
     np.testing.assert_allclose(mean["image"], per_pass.mean(0), atol=1e-5)
@@ -270,7 +280,9 @@ def test_mc_samples_of_an_ensemble_span_its_members():
     # Without sampling, each member contributes its deterministic map for the ensemble's
     # predicted class.
     predicted = np.argmax(ensemble.predict(x, verbose=0), -1)
-    mean, std = GradCAM(ensemble)(x, verbose=0)
+    result = GradCAM(ensemble)(x, verbose=0)
+    assert result.passes == 2
+    mean, std = result, result.std
     members = [GradCAM(m)(x, class_index=predicted, verbose=0)["image"] for m in ensemble.members]
     np.testing.assert_allclose(mean["image"], np.mean(members, 0), atol=1e-5)
     np.testing.assert_allclose(std["image"], np.std(members, 0), atol=1e-5)
@@ -384,14 +396,24 @@ def test_rejects_bad_call_arguments(call, match):
 @pytest.mark.parametrize(
     "inputs, match",
     [
-        (lambda a, b: [a], r"received 1 input arrays; expected 2, one per modality \['a', 'b'\]"),
-        (lambda a, b: [a, b, b], r"received 3 input arrays; expected 2"),
-        (lambda a, b: {"a": a}, r"inputs has keys \['a'\]; expected one array per modality"),
+        (lambda a, b: [a], r"`inputs` has 1 array\(s\); expected 2, one per input \['a', 'b'\]"),
+        (lambda a, b: [a, b, b], r"`inputs` has 3 array\(s\); expected 2"),
+        (lambda a, b: {"a": a}, r"`inputs` has the keys \['a'\]; expected one array per input"),
         (lambda a, b: [a, a], r"input 'b' has shape \(2, 6, 6, 2\); expected \('batch', 4, 4, 2\)"),
-        (lambda a, b: [a, b[:1]], r"same positive number of samples .* \[2, 1\]"),
+        (lambda a, b: [a, b[:1]], r"different batch sizes \{'a': 2, 'b': 1\}"),
+        (lambda a, b: [a[:0], b[:0]], r"`inputs` is an empty batch"),
+        (lambda a, b: [a.astype(str), b], r"input 'a' has dtype <U.*; expected numbers"),
+        (lambda a, b: [np.where(a > 0, np.nan, a), b], r"input 'a' has \d+ NaN or infinite"),
     ],
 )
 def test_rejects_bad_inputs(fusion, inputs, match):
     model, (a, b) = fusion
     with pytest.raises(ValueError, match=match):
         GradCAM(model, target_layers=["conv_a", "conv_b"])(inputs(a, b))
+
+
+def test_warns_about_0_255_images(fusion):
+    model, (a, b) = fusion
+    cam = GradCAM(model, target_layers=["conv_a", "conv_b"])
+    with pytest.warns(UserWarning, match=r"input 'a' has values up to 255.*divide them by 255"):
+        cam([np.abs(a) * 0 + 255.0, b], verbose=0)

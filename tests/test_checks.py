@@ -1,0 +1,75 @@
+"""keras_drifa/_checks.py: one rule per kind of argument, used across the public API."""
+
+import json
+
+import numpy as np
+import pytest
+
+import keras_drifa
+from keras_drifa import _checks
+from keras_drifa.layers import MFA
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [(3, True), (np.int64(3), True), (np.uint8(3), True), (True, False), (np.bool_(True), False),
+     (3.0, False), ("3", False), (None, False)],
+)
+def test_is_int(value, expected):
+    assert _checks.is_int(value) is expected
+
+
+def test_positive_int_and_seed():
+    assert _checks.positive_int("f", "n", np.int64(4)) == 4
+    assert type(_checks.positive_int("f", "n", np.int64(4))) is int
+    for bad in (0, -1, True, 2.0, "2"):
+        with pytest.raises(ValueError, match=rf"f: `n` must be an integer >= 1; received n={bad!r}"):
+            _checks.positive_int("f", "n", bad)
+    assert _checks.seed("f", None) is None and _checks.seed("f", np.int32(7)) == 7
+    with pytest.raises(ValueError, match=r"f: `seed` must be None or an integer >= 0; received seed=-1"):
+        _checks.seed("f", -1)
+
+
+def test_task_index():
+    tasks = ["a", "b"]
+    assert _checks.task_index("f", "b", tasks) == 1 and _checks.task_index("f", np.int64(0), tasks) == 0
+    with pytest.raises(ValueError, match=r"f: task 'c' is not an output; expected one of \['a', 'b'\]"):
+        _checks.task_index("f", "c", tasks)
+    with pytest.raises(ValueError, match=r"f: task 2 is out of range"):
+        _checks.task_index("f", 2, tasks)
+
+
+def test_input_arrays_accepts_lists_dicts_and_one_array():
+    a, b = np.zeros((2, 4, 4, 1)), np.ones((2, 3, 3, 2))
+    shapes, dtypes = [(4, 4, 1), (None, None, 2)], ["float32", "float32"]
+    from_list = _checks.input_arrays("f", [a, b], ["a", "b"], shapes, dtypes)
+    from_dict = _checks.input_arrays("f", {"b": b, "a": a}, ["a", "b"], shapes, dtypes)
+    for x, y in zip(from_list, from_dict):
+        np.testing.assert_array_equal(x, y)
+        assert x.dtype == np.float32
+    (single,) = _checks.input_arrays("f", a, ["a"], shapes[:1], dtypes[:1])
+    assert single.shape == (2, 4, 4, 1)
+
+
+def test_input_arrays_refuses_what_would_give_wrong_numbers():
+    a = np.zeros((2, 4, 4, 1), "float32")
+    check = lambda x: _checks.input_arrays("f", x, ["a"], [(4, 4, 1)], ["float32"])  # noqa: E731
+    with pytest.raises(ValueError, match=r"input 'a' has 1 NaN or infinite"):
+        check(np.where(np.arange(32).reshape(a.shape) == 5, np.inf, a))
+    with pytest.raises(ValueError, match=r"`x` is an empty batch"):
+        check(a[:0])
+    with pytest.raises(ValueError, match=r"input 'a' has shape \(2, 4, 4\); expected \('batch', 4, 4, 1\)"):
+        check(a[..., 0])
+    with pytest.warns(UserWarning, match=r"values up to 255.*divide them by 255"):
+        check(a + 255)
+
+
+def test_numpy_integers_are_accepted_and_stored_as_ints():
+    layer = MFA(units=np.int64(8))
+    assert layer.get_config()["units"] == 8 and type(layer.units) is int
+    model = keras_drifa.build_model(
+        np.int64(2), (np.int64(16), 16, 3), np.int64(3),
+        widths=(np.int64(8), 16), blocks_per_stage=(1, np.int32(1)),
+    )
+    json.dumps(model.get_config())  # NumPy integers would not serialise
+    assert model.output_shape == (None, 3)
