@@ -71,7 +71,7 @@ def read_all(where, items, image_size, channels, interpolation, on_error, verbos
         try:
             if path is None:
                 raise FileNotFoundError(f"no image file found{searched}")
-            image = _image_io.read_image(path, image_size, channels, interpolation, where)
+            image = _read_naming_warnings(path, image_size, channels, interpolation, where)
         except errors as error:
             reason = str(error) or type(error).__name__
             if on_error == "raise":
@@ -102,6 +102,19 @@ def read_all(where, items, image_size, channels, interpolation, on_error, verbos
     shape = (0,) + (tuple(image_size) if image_size else (0, 0)) + (channels,)
     stacked = np.stack(images) if images else np.zeros(shape, "float32")
     return stacked, kept, tuple(skipped)
+
+
+def _read_naming_warnings(path, image_size, channels, interpolation, where):
+    """`_image_io.read_image`, with Pillow's warnings about the file (corrupt metadata, a
+    possible decompression bomb) given again with the file's path."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image = _image_io.read_image(path, image_size, channels, interpolation, where)
+    for warning in caught:
+        warnings.warn(
+            f"{where}: image {path!r}: {warning.message}", warning.category, stacklevel=4
+        )
+    return image
 
 
 def check_no_empty_class(where, labels, class_names, after_skipping):

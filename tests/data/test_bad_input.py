@@ -434,6 +434,15 @@ def test_load_image_folder_names_a_decompression_bomb(tree, monkeypatch):
     _fails(ValueError, [repr(str(tree / "a" / "big.png")), "decompression bomb"], _folder, tree)
 
 
+def test_load_image_folder_names_the_file_of_pillows_warnings(tree, monkeypatch):
+    from PIL import Image
+
+    write_image(tree / "a" / "large.png", size=(40, 40))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 1600 pixels: a warning, no error
+    with pytest.warns(Image.DecompressionBombWarning, match=r"large\.png'.*decompression bomb"):
+        _folder(tree)
+
+
 def test_load_image_folder_converts_every_pixel_format_to_the_unit_range(tmp_path):
     from PIL import Image
 
