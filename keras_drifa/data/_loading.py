@@ -12,18 +12,14 @@ from keras_drifa.data.labelled_images import ImageSplits, LabelledImages
 from keras_drifa.data.splits import stratified_split
 
 
-def check_options(
-    where, image_size, channels, interpolation, on_error, seed, allow_none_size=False
-):
-    size = _checks.image_size(where, image_size, allow_none=allow_none_size)
-    if channels not in (1, 3):
-        raise ValueError(
-            f"{where}: channels must be 1 (grayscale) or 3 (RGB); received {channels!r}."
-        )
+def check_options(where, image_size, channels, interpolation, on_error, seed, verbose):
+    """Checks the options every loader has; returns `(image_size, channels, verbose)`."""
+    size = _checks.image_size(where, image_size, allow_none=True)
+    channels = _checks.channels(where, channels)
     _checks.choice(where, "interpolation", interpolation, _image_io.INTERPOLATIONS)
     _checks.choice(where, "on_error", on_error, _image_io.ON_ERROR)
     _checks.seed(where, seed)
-    return size
+    return size, channels, _checks.verbose(where, verbose)
 
 
 def check_extensions(where, extensions):
@@ -40,11 +36,21 @@ def check_extensions(where, extensions):
 
 
 def existing_directory(where, name, path):
-    path = os.fspath(path)
+    path = _checks.path(where, name, path)
     if not os.path.isdir(path):
         raise FileNotFoundError(
             f"{where}: {name} {path!r} is not an existing directory"
             + (" (it is a file)." if os.path.exists(path) else ".")
+        )
+    return path
+
+
+def existing_file(where, name, path):
+    path = _checks.path(where, name, path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{where}: {name} {path!r} is not an existing file"
+            + (" (it is a directory)." if os.path.isdir(path) else ".")
         )
     return path
 
@@ -65,7 +71,7 @@ def read_all(where, items, image_size, channels, interpolation, on_error, verbos
         try:
             if path is None:
                 raise FileNotFoundError(f"no image file found{searched}")
-            image = _image_io.read_image(path, image_size, channels, interpolation, where)
+            image = _read_naming_warnings(path, image_size, channels, interpolation, where)
         except errors as error:
             reason = str(error) or type(error).__name__
             if on_error == "raise":
@@ -98,17 +104,38 @@ def read_all(where, items, image_size, channels, interpolation, on_error, verbos
     return stacked, kept, tuple(skipped)
 
 
+def _read_naming_warnings(path, image_size, channels, interpolation, where):
+    """`_image_io.read_image`, with Pillow's warnings about the file (corrupt metadata, a
+    possible decompression bomb) given again with the file's path."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image = _image_io.read_image(path, image_size, channels, interpolation, where)
+    for warning in caught:
+        warnings.warn(
+            f"{where}: image {path!r}: {warning.message}", warning.category, stacklevel=4
+        )
+    return image
+
+
 def check_no_empty_class(where, labels, class_names, after_skipping):
     counts = np.bincount(labels, minlength=len(class_names))
     empty = [name for name, count in zip(class_names, counts) if count == 0]
     if empty:
+        listed = _abridged([repr(name) for name in empty])
         raise ValueError(
-            f"{where}: class{'es' if len(empty) > 1 else ''} {empty} "
+            f"{where}: class{'es' if len(empty) > 1 else ''} [{listed}] "
             f"{'have' if len(empty) > 1 else 'has'} no images"
             + (" left after skipping unreadable files" if after_skipping else "")
-            + "; every class needs at least one. Class counts: "
-            + f"{dict(zip(class_names, counts.tolist()))}."
+            + "; every class needs at least one. Class counts: {"
+            + _abridged([f"{name!r}: {count}" for name, count in zip(class_names, counts)])
+            + "}."
         )
+
+
+def _abridged(items, limit=10):
+    """The first `limit` of `items`, comma-separated, for a message."""
+    more = f", ... ({len(items) - limit} more)" if len(items) > limit else ""
+    return ", ".join(str(item) for item in items[:limit]) + more
 
 
 def splits(data, val_fraction, test_fraction, seed, skipped=(), test=None):

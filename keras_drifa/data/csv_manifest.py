@@ -1,9 +1,10 @@
 """`load_csv_manifest`: images listed in a CSV file with their labels (HAM10000)."""
 
+import codecs
 import csv
 import os
 
-from keras_drifa.data import _image_io, _loading
+from keras_drifa.data import _checks, _image_io, _loading
 
 
 def load_csv_manifest(
@@ -22,6 +23,7 @@ def load_csv_manifest(
     interpolation="bilinear",
     on_error="raise",
     verbose=1,
+    encoding="utf-8",
 ):
     """Loads the images a CSV manifest lists, with their labels, into stratified splits.
 
@@ -33,13 +35,14 @@ def load_csv_manifest(
     `HAM10000_images_part_1/` and `HAM10000_images_part_2/`. Nothing is downloaded.
 
     Args:
-        manifest: path of the CSV file (UTF-8, with a header row).
-        image_dirs: a directory, or a list of directories, holding the image files (not
-            searched recursively; an id found in several is taken from the first).
+        manifest: path of the comma-separated CSV file, with a header row.
+        image_dirs: a directory, or a list or tuple of directories, holding the image files
+            (not searched recursively; an id found in several is taken from the first).
         id_column: the column of image ids.
-        label_column: the column of class labels.
-        class_names: the classes in label order. Default: the sorted distinct labels. If
-            given, a label outside it is an error, and so is a class without rows.
+        label_column: the column of class labels (another column than `id_column`).
+        class_names: the classes in label order (a list or tuple). Default: the sorted
+            distinct labels. If given, a label outside it is an error, and so is a class
+            without rows.
         image_size: `(height, width)` (or one int) every image is resized to, or `None`
             to keep the files' size (all images must then share one size).
         channels: 3 (RGB) or 1 (grayscale).
@@ -52,8 +55,10 @@ def load_csv_manifest(
             image with an error naming it; "skip" leaves such images out, warns with
             their count, and lists them in the result's `skipped`. Problems with the
             manifest itself (missing columns, empty labels, unknown labels, duplicate
-            ids) always raise.
-        verbose: 1 shows a progress bar while reading, 0 is silent.
+            ids, undecodable text) always raise, naming the file and line.
+        verbose: 1 (or True) shows a progress bar while reading, 0 (or False) is silent.
+        encoding: the manifest's text encoding: "utf-8" (default; a byte-order mark, as
+            Excel writes, is ignored), or another such as "latin-1" or "utf-16".
 
     Returns:
         An `ImageSplits` with `train`, `val` and `test` `LabelledImages`.
@@ -67,22 +72,32 @@ def load_csv_manifest(
     ```
     """
     where = "load_csv_manifest"
-    size = _loading.check_options(
-        where, image_size, channels, interpolation, on_error, seed, allow_none_size=True
+    size, channels, verbose = _loading.check_options(
+        where, image_size, channels, interpolation, on_error, seed, verbose
     )
     extensions = _loading.check_extensions(where, extensions)
-    manifest = os.fspath(manifest)
-    if not os.path.isfile(manifest):
-        raise FileNotFoundError(f"{where}: manifest {manifest!r} is not an existing file.")
-    if isinstance(image_dirs, (str, os.PathLike)):
-        image_dirs = [image_dirs]
-    if not image_dirs:
+    val_fraction, test_fraction = _checks.fractions(where, val_fraction, test_fraction)
+    _checks.text(where, "id_column", id_column)
+    _checks.text(where, "label_column", label_column)
+    if id_column == label_column:
         raise ValueError(
-            f"{where}: image_dirs must name at least one directory; received {image_dirs!r}."
+            f"{where}: id_column and label_column must be different columns; both are "
+            f"{id_column!r}."
+        )
+    encoding = _checks.encoding(where, encoding)
+    if class_names is not None:
+        class_names = _checks.names(where, "class_names", class_names, "labels")
+    manifest = _loading.existing_file(where, "manifest", manifest)
+    if isinstance(image_dirs, (str, bytes, os.PathLike)):
+        image_dirs = [image_dirs]
+    if not isinstance(image_dirs, (list, tuple)) or not image_dirs:
+        raise ValueError(
+            f"{where}: image_dirs must be a directory or a non-empty list of directories; "
+            f"received {image_dirs!r}."
         )
     image_dirs = [_loading.existing_directory(where, "image directory", d) for d in image_dirs]
 
-    rows = _read_rows(where, manifest, id_column, label_column)
+    rows = _read_rows(where, manifest, id_column, label_column, encoding)
     class_names = _classes(where, manifest, rows, label_column, class_names)
     index = {name: label for label, name in enumerate(class_names)}
     files = _FileIndex(where, image_dirs, extensions)
@@ -103,39 +118,85 @@ def load_csv_manifest(
     return _loading.splits(data, val_fraction, test_fraction, seed, skipped)
 
 
-def _read_rows(where, manifest, id_column, label_column):
+def _read_rows(where, manifest, id_column, label_column, encoding):
     """`(line, image_id, label)` for every data row, after checking the manifest."""
-    with open(manifest, newline="", encoding="utf-8-sig") as file:
-        reader = csv.DictReader(file)
-        columns = reader.fieldnames or []
-        missing = [c for c in (id_column, label_column) if c not in columns]
-        if missing:
+    # UTF-8 also reads files that start with a byte-order mark.
+    codec = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+    try:
+        with open(manifest, newline="", encoding=codec) as file:
+            reader = csv.DictReader(file)
+            return _checked_rows(where, manifest, reader, id_column, label_column)
+    except UnicodeError as error:
+        found = (
+            f"it holds the byte {error.object[error.start:error.start + 1]!r}, which is "
+            f"not valid there"
+            if isinstance(error, UnicodeDecodeError)
+            else str(error)
+        )
+        raise ValueError(
+            f"{where}: cannot decode manifest {manifest!r} as {encoding} text: {found}. Pass "
+            "its encoding, e.g. encoding='latin-1' or encoding='utf-16', or save it as "
+            "UTF-8 CSV."
+        ) from error
+    except csv.Error as error:
+        raise ValueError(
+            f"{where}: manifest {manifest!r} line {reader.line_num + 1} is not valid CSV: "
+            f"{error}."
+        ) from error
+    except OSError as error:
+        raise ValueError(f"{where}: cannot read manifest {manifest!r}: {error}.") from error
+
+
+def _checked_rows(where, manifest, reader, id_column, label_column):
+    columns = reader.fieldnames
+    if columns is None:
+        raise ValueError(
+            f"{where}: manifest {manifest!r} is empty; expected a header row with the "
+            f"columns {id_column!r} and {label_column!r}, then one row per image."
+        )
+    missing = [c for c in (id_column, label_column) if c not in columns]
+    if missing:
+        hint = next(
+            (
+                f" The header looks separated by {name}, not commas: save the file as "
+                "comma-separated CSV."
+                for sep, name in ((";", "semicolons"), ("\t", "tabs"))
+                if len(columns) == 1 and sep in columns[0]
+            ),
+            "",
+        )
+        raise ValueError(
+            f"{where}: manifest {manifest!r} has no column {missing[0]!r} "
+            f"(id_column={id_column!r}, label_column={label_column!r}); its header has "
+            f"the columns {columns}.{hint}"
+        )
+    rows, first_line = [], {}
+    for row in reader:
+        line = reader.line_num
+        if any(isinstance(value, str) and "\0" in value for value in row.values()):
             raise ValueError(
-                f"{where}: manifest {manifest!r} has no column {missing[0]!r} "
-                f"(id_column={id_column!r}, label_column={label_column!r}); its header has "
-                f"the columns {columns}."
+                f"{where}: manifest {manifest!r} line {line} contains a NUL character: it "
+                "is not text in the given encoding (UTF-16? pass encoding='utf-16'), or "
+                "it is not a CSV file."
             )
-        rows, first_line = [], {}
-        for row in reader:
-            line = reader.line_num
-            image_id = (row[id_column] or "").strip()
-            label = (row[label_column] or "").strip()
-            if not image_id:
-                raise ValueError(
-                    f"{where}: manifest {manifest!r} line {line} has an empty {id_column!r}."
-                )
-            if not label:
-                raise ValueError(
-                    f"{where}: manifest {manifest!r} line {line} (image {image_id!r}) has no "
-                    f"label in column {label_column!r}; every image needs one."
-                )
-            if image_id in first_line:
-                raise ValueError(
-                    f"{where}: image id {image_id!r} appears twice in manifest {manifest!r}, "
-                    f"on lines {first_line[image_id]} and {line}."
-                )
-            first_line[image_id] = line
-            rows.append((line, image_id, label))
+        image_id = (row[id_column] or "").strip()
+        label = (row[label_column] or "").strip()
+        if not image_id:
+            raise ValueError(
+                f"{where}: manifest {manifest!r} line {line} has an empty {id_column!r}."
+            )
+        if not label:
+            raise ValueError(
+                f"{where}: manifest {manifest!r} line {line} (image {image_id!r}) has no "
+                f"label in column {label_column!r}; every image needs one."
+            )
+        if image_id in first_line:
+            raise ValueError(
+                f"{where}: image id {image_id!r} appears twice in manifest {manifest!r}, "
+                f"on lines {first_line[image_id]} and {line}."
+            )
+        first_line[image_id] = line
+        rows.append((line, image_id, label))
     if not rows:
         raise ValueError(f"{where}: manifest {manifest!r} lists no images.")
     return rows
@@ -145,10 +206,6 @@ def _classes(where, manifest, rows, label_column, class_names):
     present = sorted({label for _, _, label in rows})
     if class_names is None:
         return present
-    if isinstance(class_names, str) or len(set(class_names)) != len(class_names):
-        raise ValueError(
-            f"{where}: class_names must be a list of distinct labels; received {class_names!r}."
-        )
     known = set(class_names)
     unknown = [(line, label) for line, _, label in rows if label not in known]
     if unknown:
@@ -157,6 +214,13 @@ def _classes(where, manifest, rows, label_column, class_names):
             f"{where}: manifest {manifest!r} has {len(unknown)} rows whose {label_column!r} "
             f"is not in class_names {list(class_names)}: values {values} (first on line "
             f"{unknown[0][0]})."
+        )
+    empty = [name for name in class_names if name not in present]
+    if empty:
+        raise ValueError(
+            f"{where}: class{'es' if len(empty) > 1 else ''} {empty} "
+            f"{'have' if len(empty) > 1 else 'has'} no rows in manifest {manifest!r}; every "
+            f"class in class_names needs at least one image."
         )
     return list(class_names)
 
@@ -168,7 +232,9 @@ class _FileIndex:
         self.where, self.directories, self.extensions = where, directories, extensions
         self.by_name, self.by_stem = {}, {}
         for directory in directories:
-            for entry in sorted(os.scandir(directory), key=lambda e: e.name):
+            with os.scandir(directory) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+            for entry in entries:
                 if not entry.is_file():
                     continue
                 self.by_name.setdefault(entry.name, entry.path)

@@ -5,7 +5,7 @@ import pathlib
 
 import numpy as np
 
-from keras_drifa.data import _image_io, _loading
+from keras_drifa.data import _checks, _image_io, _loading
 
 
 def load_image_folder(
@@ -48,22 +48,23 @@ def load_image_folder(
             to keep the files' size (all images must then share one size).
         channels: 3 (RGB; grayscale images are repeated) or 1 (grayscale; RGB images are
             converted to luma).
-        class_names: the class folders in label order. Default: all class folders, sorted.
-            If given, it must name exactly the class folders present.
-        pattern: glob pattern, relative to each class folder, for the image files
-            (default: every file at any depth).
+        class_names: the class folders in label order (a list or tuple). Default: all
+            class folders, sorted. If given, it must name exactly the class folders present.
+        pattern: glob pattern, relative to each class folder and inside it (no `..`), for
+            the image files (default: every file at any depth).
         extensions: file extensions (case-insensitive) that count as images.
         val_fraction: fraction of each class for validation, in [0, 1).
         test_fraction: fraction of each class for testing. Default 0.15, or 0 when
             `test_directory` is given.
         test_directory: an optional second folder of class folders (e.g. the brain MRI
-            `Testing/`) that becomes the test split as it is; it must have the same classes.
+            `Testing/`) that becomes the test split as it is; it must have the same classes
+            and must not be `directory` itself.
         seed: integer seed of the split.
         interpolation: "bilinear", "nearest", "bicubic", "lanczos" or "area".
         on_error: "raise" (default) stops at the first unreadable or corrupt image with an
             error naming it; "skip" leaves such images out, warns with their count, and
             lists them in the result's `skipped`.
-        verbose: 1 shows a progress bar while reading, 0 is silent.
+        verbose: 1 (or True) shows a progress bar while reading, 0 (or False) is silent.
 
     Returns:
         An `ImageSplits` with `train`, `val` and `test` `LabelledImages` (float32 images
@@ -80,12 +81,19 @@ def load_image_folder(
     """
     where = "load_image_folder"
     directory = _loading.existing_directory(where, "directory", directory)
-    size = _loading.check_options(
-        where, image_size, channels, interpolation, on_error, seed, allow_none_size=True
+    size, channels, verbose = _loading.check_options(
+        where, image_size, channels, interpolation, on_error, seed, verbose
     )
     extensions = _loading.check_extensions(where, extensions)
-    if not isinstance(pattern, str) or not pattern:
-        raise ValueError(f"{where}: pattern must be a non-empty glob string; received {pattern!r}.")
+    _check_pattern(where, pattern)
+    if test_directory is not None:
+        test_directory = _loading.existing_directory(where, "test_directory", test_directory)
+        if os.path.samefile(directory, test_directory):
+            raise ValueError(
+                f"{where}: test_directory {test_directory!r} is directory {directory!r} "
+                "itself; its images would be both trained and tested on. Pass a separate "
+                "folder, or test_fraction instead."
+            )
     if test_fraction is None:
         test_fraction = 0.0 if test_directory is not None else 0.15
     elif test_directory is not None and test_fraction != 0:
@@ -93,12 +101,12 @@ def load_image_folder(
             f"{where}: test_directory={test_directory!r} already provides the test split; "
             f"do not also pass test_fraction={test_fraction!r}."
         )
+    val_fraction, test_fraction = _checks.fractions(where, val_fraction, test_fraction)
 
     class_names = _class_folders(where, "directory", directory, class_names)
     items, labels = _image_files(where, directory, class_names, pattern, extensions)
     num_main = len(items)
     if test_directory is not None:
-        test_directory = _loading.existing_directory(where, "test_directory", test_directory)
         _class_folders(where, "test_directory", test_directory, class_names)
         test_items, test_labels = _image_files(
             where, test_directory, class_names, pattern, extensions
@@ -118,12 +126,24 @@ def load_image_folder(
     return _loading.splits(main, val_fraction, test_fraction, seed, skipped, test)
 
 
+def _check_pattern(where, pattern):
+    if not isinstance(pattern, str) or not pattern:
+        raise ValueError(f"{where}: pattern must be a non-empty glob string; received {pattern!r}.")
+    if os.path.isabs(pattern) or ".." in pathlib.PurePath(pattern).parts:
+        raise ValueError(
+            f"{where}: pattern must be relative to each class folder and stay inside it "
+            f"(no leading '/' and no '..'), since the folder gives the label; received "
+            f"{pattern!r}."
+        )
+
+
 def _class_folders(where, name, directory, class_names):
-    found = sorted(
-        entry.name
-        for entry in os.scandir(directory)
-        if entry.is_dir() and not entry.name.startswith(".")
-    )
+    with os.scandir(directory) as entries:
+        found = sorted(
+            entry.name
+            for entry in entries
+            if entry.is_dir() and not entry.name.startswith(".")
+        )
     if not found:
         raise ValueError(
             f"{where}: {name} {directory!r} contains no class folders; expected one "
@@ -131,11 +151,7 @@ def _class_folders(where, name, directory, class_names):
         )
     if class_names is None:
         return found
-    if isinstance(class_names, str) or len(set(class_names)) != len(class_names):
-        raise ValueError(
-            f"{where}: class_names must be a list of distinct folder names; "
-            f"received {class_names!r}."
-        )
+    class_names = _checks.names(where, "class_names", class_names, "folder names")
     if set(class_names) != set(found):
         missing = sorted(set(class_names) - set(found))
         extra = sorted(set(found) - set(class_names))
@@ -152,17 +168,25 @@ def _class_folders(where, name, directory, class_names):
             )
             + "."
         )
-    return list(class_names)
+    return class_names
 
 
 def _image_files(where, directory, class_names, pattern, extensions):
     items, labels = [], []
     for label, name in enumerate(class_names):
         folder = pathlib.Path(directory, name)
+        try:
+            found = list(folder.glob(pattern))
+        except (ValueError, NotImplementedError) as error:
+            raise ValueError(
+                f"{where}: pattern {pattern!r} is not a valid glob pattern: {error}."
+            ) from error
+        # A broken link is kept, so that reading it fails with its name.
         files = sorted(
             str(path)
-            for path in folder.glob(pattern)
-            if path.suffix.lower() in extensions and path.is_file()
+            for path in found
+            if path.suffix.lower() in extensions
+            and (path.is_file() or (path.is_symlink() and not path.exists()))
         )
         if not files:
             raise ValueError(

@@ -1,11 +1,12 @@
 """`load_medmnist`: a MedMNIST `.npz` file (PathMNIST, DermaMNIST, BloodMNIST, ...)."""
 
-import os
+import zipfile
+import zlib
 
 import keras
 import numpy as np
 
-from keras_drifa.data import _image_io, _loading
+from keras_drifa.data import _checks, _image_io, _loading
 from keras_drifa.data.labelled_images import ImageSplits
 
 SPLITS = ("train", "val", "test")
@@ -36,15 +37,15 @@ def load_medmnist(
         image_size: `(height, width)` (or one int) to resize to, or `None` (default) to
             keep the file's size (28, 64, 128 or 224).
         channels: 3 (RGB; grayscale images are repeated) or 1 (grayscale).
-        class_names: the class names in label order (MedMNIST files store only label
-            numbers; its `INFO[flag]["label"]` has the names). Default: `"0"`, `"1"`, ...
-            up to the largest label.
+        class_names: the class names in label order, a list or tuple of strings (MedMNIST
+            files store only label numbers; its `INFO[flag]["label"]` has the names).
+            Default: `"0"`, `"1"`, ... up to the largest label.
         val_fraction: `None` (default) keeps the file's validation split. Together with
             `test_fraction`, a number pools all images and splits them again, stratified.
         test_fraction: `None` keeps the file's test split, or the fraction for a new split.
         seed: integer seed of a new split.
         interpolation: "bilinear", "nearest", "bicubic", "lanczos" or "area".
-        verbose: 1 shows a progress bar while resizing, 0 is silent.
+        verbose: 1 (or True) shows a progress bar while resizing, 0 (or False) is silent.
 
     Returns:
         An `ImageSplits` with `train`, `val` and `test` `LabelledImages`.
@@ -57,8 +58,8 @@ def load_medmnist(
     ```
     """
     where = "load_medmnist"
-    size = _loading.check_options(
-        where, image_size, channels, interpolation, "raise", seed, allow_none_size=True
+    size, channels, verbose = _loading.check_options(
+        where, image_size, channels, interpolation, "raise", seed, verbose
     )
     if (val_fraction is None) != (test_fraction is None):
         raise ValueError(
@@ -66,31 +67,27 @@ def load_medmnist(
             f"or neither to keep the file's split; received val_fraction={val_fraction!r}, "
             f"test_fraction={test_fraction!r}."
         )
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{where}: file {path!r} does not exist.")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{where}: {path!r} is not a readable .npz file: {error}") from error
-    with archive:
-        expected = [f"{s}_{kind}" for s in SPLITS for kind in ("images", "labels")]
-        missing = [key for key in expected if key not in archive.files]
-        if missing:
-            raise ValueError(
-                f"{where}: {path!r} has no {missing}; a MedMNIST file holds {expected}, and "
-                f"this one holds {sorted(archive.files)}."
-            )
-        parts = {s: (archive[f"{s}_images"], archive[f"{s}_labels"]) for s in SPLITS}
+    if val_fraction is not None:
+        val_fraction, test_fraction = _checks.fractions(where, val_fraction, test_fraction)
+    if class_names is not None:
+        class_names = _checks.names(where, "class_names", class_names)
+    path = _loading.existing_file(where, "path", path)
+    parts = _read_archive(where, path)
+    for s, (x, _) in parts.items():
+        _check_images(where, path, s, x)
+    if sum(len(x) for x, _ in parts.values()) == 0:
+        raise ValueError(f"{where}: {path!r} holds no images: every split is empty.")
+    sizes = {s: x.shape[1:3] for s, (x, _) in parts.items() if len(x)}
+    if size is None and len(set(sizes.values())) > 1:
+        raise ValueError(
+            f"{where}: the splits of {path!r} have different image sizes {sizes}; pass "
+            "image_size=(height, width) to resize them to one size."
+        )
 
     labels = {s: _labels(where, path, s, y, len(x)) for s, (x, y) in parts.items()}
     largest = max((int(y.max()) for y in labels.values() if y.size), default=-1)
     if class_names is None:
         class_names = [str(k) for k in range(largest + 1)]
-    elif isinstance(class_names, str) or len(set(class_names)) != len(class_names):
-        raise ValueError(
-            f"{where}: class_names must be a list of distinct names; received {class_names!r}."
-        )
     elif largest >= len(class_names):
         raise ValueError(
             f"{where}: {path!r} has label {largest}, but class_names names only "
@@ -119,6 +116,54 @@ def load_medmnist(
     return _loading.splits(pooled, val_fraction, test_fraction, seed)
 
 
+def _read_archive(where, path):
+    """`{split: (images, labels)}` from the file, or an error that names it."""
+    expected = [f"{s}_{kind}" for s in SPLITS for kind in ("images", "labels")]
+    damaged = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
+    arrays = {}
+    # Opened here, not by np.load, so that the file is closed whatever goes wrong.
+    with _opened(where, path) as file:
+        try:
+            archive = np.load(file, allow_pickle=False)
+        except damaged as error:
+            raise ValueError(
+                f"{where}: {path!r} is not a readable .npz file: {error}"
+            ) from error
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError(
+                f"{where}: {path!r} holds a single array (a .npy file); a MedMNIST file is "
+                f"an .npz archive of {expected}."
+            )
+        with archive:
+            missing = [key for key in expected if key not in archive.files]
+            if missing:
+                raise ValueError(
+                    f"{where}: {path!r} has no {missing}; a MedMNIST file holds {expected}, "
+                    f"and this one holds {sorted(archive.files)}."
+                )
+            for key in expected:
+                try:
+                    arrays[key] = archive[key]
+                except damaged as error:
+                    raise ValueError(
+                        f"{where}: cannot read {key} from {path!r} (a damaged or truncated "
+                        f"file?): {error}"
+                    ) from error
+                if not isinstance(arrays[key], np.ndarray):  # NpzFile's raw bytes
+                    raise ValueError(
+                        f"{where}: {key} in {path!r} is not a NumPy array (.npy) but "
+                        f"{len(arrays[key])} bytes of something else."
+                    )
+    return {s: (arrays[f"{s}_images"], arrays[f"{s}_labels"]) for s in SPLITS}
+
+
+def _opened(where, path):
+    try:
+        return open(path, "rb")
+    except OSError as error:
+        raise ValueError(f"{where}: cannot open {path!r}: {error}") from error
+
+
 def _labels(where, path, split, labels, count):
     if labels.ndim == 2 and labels.shape[1] > 1:
         raise ValueError(
@@ -136,10 +181,8 @@ def _labels(where, path, split, labels, count):
     return labels.astype("int32")
 
 
-def _images(where, path, split, images, size, channels, interpolation, verbose):
-    if images.ndim == 3:
-        images = images[..., None]
-    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+def _check_images(where, path, split, images):
+    if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] not in (1, 3)):
         raise ValueError(
             f"{where}: {path!r} {split}_images has shape {images.shape}; expected 2-D "
             "images (N, H, W) or (N, H, W, 1 or 3). 3-D MedMNIST volumes are not supported."
@@ -147,8 +190,13 @@ def _images(where, path, split, images, size, channels, interpolation, verbose):
     if images.dtype != np.uint8:
         raise ValueError(
             f"{where}: {path!r} {split}_images has dtype {images.dtype}; MedMNIST images "
-            "are uint8."
+            "are uint8 (0-255), which this loader scales to [0, 1]."
         )
+
+
+def _images(where, path, split, images, size, channels, interpolation, verbose):
+    if images.ndim == 3:
+        images = images[..., None]
     images = images.astype("float32") / np.float32(255)
     if size is None or images.shape[1:3] == size:
         return _image_io.convert_channels(images, channels)

@@ -14,8 +14,9 @@ def stratified_split(labels, val_fraction=0.15, test_fraction=0.15, seed=0):
     are shuffled (Keras's `validation_split` takes the last rows without shuffling).
 
     Args:
-        labels: integer class labels, shape `(N,)`.
-        val_fraction: fraction of each class for validation, in [0, 1).
+        labels: integer class labels >= 0, shape `(N,)`. Empty labels give three empty
+            index arrays.
+        val_fraction: fraction of each class for validation, a number in [0, 1).
         test_fraction: fraction of each class for testing, in [0, 1).
             `val_fraction + test_fraction` must be below 1.
         seed: integer seed; the same labels, fractions and seed give the same split.
@@ -35,16 +36,15 @@ def stratified_split(labels, val_fraction=0.15, test_fraction=0.15, seed=0):
     if labels.ndim != 1 or (labels.size and not np.issubdtype(labels.dtype, np.integer)):
         raise ValueError(
             f"{where}: labels must be a 1-D array of integer class labels; received "
-            f"shape {labels.shape} and dtype {labels.dtype}."
+            f"shape {labels.shape} and dtype {labels.dtype}"
+            + (" (one-hot rows? pass labels.argmax(-1))." if labels.ndim == 2 else ".")
         )
-    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-            raise ValueError(f"{where}: {name} must be a number in [0, 1); received {value!r}.")
-    if val_fraction + test_fraction >= 1:
+    if labels.size and labels.min() < 0:
         raise ValueError(
-            f"{where}: val_fraction + test_fraction must be below 1 to leave training "
-            f"data; received {val_fraction} + {test_fraction}."
+            f"{where}: labels must be class indices >= 0; received {labels.min()} at index "
+            f"{int(np.argmin(labels))}."
         )
+    val_fraction, test_fraction = _checks.fractions(where, val_fraction, test_fraction)
     seed = _checks.seed(where, seed)
 
     rng = np.random.default_rng(seed)

@@ -102,7 +102,8 @@ def make_synthetic(
         num_classes: multitask: an int for every modality, or one int per modality.
             Paired: one int. Each at least 2.
         label_mode: `"multitask"` or `"paired"`.
-        noise: standard deviation of the additive pixel noise (uniform, zero-mean), >= 0.
+        noise: standard deviation of the additive pixel noise (uniform, zero-mean), a
+            finite number >= 0.
         channels: `None` keeps each kind's natural channels (3 for cytology and
             dermoscopy, 1 for mri); 1 or 3 converts every modality.
         seed: integer seed; the same arguments and seed give the same data, and the
@@ -128,15 +129,10 @@ def make_synthetic(
     num_samples = _checks.positive_int(where, "num_samples", num_samples)
     kinds = _kinds(modalities)
     height, width = _checks.image_size(where, image_size, minimum=16)
-    if label_mode not in LABEL_MODES:
-        raise ValueError(
-            f"{where}: label_mode must be one of {LABEL_MODES}; received {label_mode!r}."
-        )
+    label_mode = _checks.choice(where, "label_mode", label_mode, LABEL_MODES)
     classes = _class_counts(num_classes, len(kinds), label_mode)
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0:
-        raise ValueError(f"{where}: noise must be a number >= 0; received {noise!r}.")
-    if channels not in (None, 1, 3):
-        raise ValueError(f"{where}: channels must be None, 1 or 3; received {channels!r}.")
+    noise = _checks.number(where, "noise", noise, minimum=0)
+    channels = _checks.channels(where, channels, allow_none=True)
     seed = _checks.seed(where, seed)
 
     names = _modality_names(kinds)
@@ -183,13 +179,13 @@ def _kinds(modalities):
                     f"expected kinds from {sorted(KINDS)}."
                 )
         return list(modalities)
-    if isinstance(modalities, bool) or not isinstance(modalities, int) or modalities < 1:
+    if not _checks.is_int(modalities) or modalities < 1:
         raise ValueError(
             "make_synthetic: modalities must be an integer >= 1 or a list of kinds from "
             f"{sorted(KINDS)}; received {modalities!r}."
         )
     order = list(KINDS)
-    return [order[m % len(order)] for m in range(modalities)]
+    return [order[m % len(order)] for m in range(int(modalities))]
 
 
 def _modality_names(kinds):
@@ -202,7 +198,7 @@ def _modality_names(kinds):
 
 def _class_counts(num_classes, num_modalities, label_mode):
     def check(k):
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
+        if not _checks.is_int(k) or k < 2:
             raise ValueError(
                 f"make_synthetic: every class count must be an integer >= 2; "
                 f"received num_classes={num_classes!r}."
@@ -210,7 +206,7 @@ def _class_counts(num_classes, num_modalities, label_mode):
         return int(k)
 
     if label_mode == "paired":
-        if not isinstance(num_classes, (int, np.integer)):
+        if not _checks.is_int(num_classes):
             raise ValueError(
                 "make_synthetic: label_mode='paired' has one task, so num_classes must be "
                 f"one integer; received {num_classes!r}."
@@ -278,6 +274,7 @@ class _Canvas:
     def __init__(self, n, height, width, channels):
         self.size = (height, width)
         self._planes = np.empty((channels, n * height * width + 1), "float32")
+        self._planes[:, -1] = 0.0  # the spare pixel: never NaN, so drawing never warns
         self.planes = self._planes[:, :-1].reshape(channels, n, height, width)
         self._mask = np.zeros(n * height * width + 1, bool)
         self.mask = self._mask[:-1].reshape(n, height, width)

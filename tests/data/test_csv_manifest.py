@@ -98,7 +98,7 @@ def test_unknown_label_is_an_error(ham):
 
 def test_class_without_rows_is_an_error(ham):
     manifest, dirs = ham
-    with pytest.raises(ValueError, match=r"class(es)? \['vasc'\] has no images"):
+    with pytest.raises(ValueError, match=r"class(es)? \['vasc'\] has no rows in manifest"):
         _load(manifest, dirs, class_names=["bkl", "mel", "nv", "vasc"])
 
 

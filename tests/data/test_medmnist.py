@@ -91,5 +91,5 @@ def test_unreadable_or_missing_files_are_errors(tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"not a zip file")
     with pytest.raises(ValueError, match="is not a readable .npz file"):
         load_medmnist(tmp_path / "bad.npz")
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="is not an existing file"):
         load_medmnist(tmp_path / "none.npz")

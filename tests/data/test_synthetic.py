@@ -147,8 +147,8 @@ def test_its_names_and_shapes_build_a_drifa_net():
         (dict(num_classes=1), "every class count must be an integer >= 2"),
         (dict(label_mode="paired", num_classes=(5, 7)), "paired' has one task"),
         (dict(label_mode="joint"), "label_mode must be one of"),
-        (dict(noise=-0.1), "noise must be a number >= 0"),
-        (dict(channels=2), "channels must be None, 1 or 3"),
+        (dict(noise=-0.1), "noise must be a finite number >= 0"),
+        (dict(channels=2), r"channels must be None, 1 \(grayscale\) or 3"),
         (dict(seed=-1), "seed must be an integer >= 0"),
     ],
 )
