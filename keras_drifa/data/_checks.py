@@ -13,9 +13,7 @@ import os
 
 import numpy as np
 
-
-def is_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+from keras_drifa._checks import is_int  # noqa: F401 (one rule for integers, re-exported)
 
 
 def is_number(value):
