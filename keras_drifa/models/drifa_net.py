@@ -10,6 +10,7 @@ from keras_drifa.layers import (
     RobustResidualAttentionBlock,
 )
 from keras_drifa.layers._initializers import StackedGlorotUniform
+from keras_drifa.layers._validation import check_channels_last
 from keras_drifa.layers.mc_dropout import MC_DROPOUT_MODES
 from keras_drifa.models import _arguments, backbones
 
@@ -81,7 +82,9 @@ def build_model(
     Args:
         modalities: number of modalities, or a list of their names.
         input_shape: `(height, width, channels)` for every modality, or a list with one
-            shape per modality (channels and spatial size may differ).
+            shape per modality (channels and spatial size may differ). Images are channels
+            last: `build_model` refuses to build while
+            `keras.config.image_data_format()` is `"channels_first"`.
         num_classes: an int (one head), a sequence (one head each) or a dict
             `{task_name: n}`; each at least 2.
         backbone: `"drifa"` (the paper network), the name of a `keras.applications` model
@@ -135,6 +138,7 @@ def build_model(
                                        backbone_weights="imagenet")
     ```
     """
+    check_channels_last("build_model")
     modality_names = _arguments.modality_names(modalities, modality_names)
     shapes = _arguments.input_shapes(input_shape, modality_names)
     tasks = _arguments.tasks(num_classes, task_names)

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 from drifa_reference import drifa_net_non_trainable, drifa_net_params
-from drifa_testing import BACKEND, RUN_EAGERLY, TINY, batch, tiny_model
+from drifa_testing import BACKEND, RUN_EAGERLY, TINY, batch, image_data_format, tiny_model
 
 import keras_drifa
 from keras_drifa.layers import (
@@ -324,3 +324,21 @@ def test_batch_norm_momentum_reaches_every_batch_norm_layer():
 def test_rejects_batch_norm_momentum_outside_unit_interval(momentum):
     with pytest.raises(ValueError, match=r"batch_norm_momentum must be a number in \[0, 1\)"):
         keras_drifa.build_model(batch_norm_momentum=momentum)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(), dict(use_mfa=False, use_mifa=False), dict(modalities=1, num_classes=3)],
+    ids=["drifa", "baseline_without_mfa_and_mifa", "one_modality"],
+)
+def test_channels_first_is_refused(kwargs):
+    """Without MFA and MIFA the network used to build and normalise the wrong axis."""
+    kwargs = dict(TINY, **kwargs)
+    with image_data_format("channels_first"), pytest.raises(
+        ValueError,
+        match=r"build_model: keras.config.image_data_format\(\) is 'channels_first'; "
+        r"DRIFA-Net supports only 'channels_last' feature maps \(batch, height, width, "
+        r"channels\). Call keras.config.set_image_data_format\('channels_last'\)",
+    ):
+        keras_drifa.build_model(**kwargs)
+    assert isinstance(keras_drifa.build_model(**kwargs), keras_drifa.models.DRIFANet)
