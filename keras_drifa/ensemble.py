@@ -8,7 +8,7 @@ import keras
 import numpy as np
 from keras import ops, tree
 
-from keras_drifa import _backend, _graph, uncertainty
+from keras_drifa import _backend, _graph, _saving, uncertainty
 from keras_drifa._progress import progress_bar
 from keras_drifa.mc_sampling import mc_dropout_layers, mc_sampling
 
@@ -322,6 +322,13 @@ class MCDropoutEnsemble(keras.Model):
         if lengths == {0}:
             raise ValueError("predict_uncertainty: `x` has no examples; expected at least one.")
         return result
+
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Saves as `keras.Model.save`; a `.keras` file is replaced only by a complete one
+        (written next to it, then moved into place), so a failed save keeps the old file."""
+        return _saving.save_atomically(
+            super().save, filepath, overwrite=overwrite, zipped=zipped, **kwargs
+        )
 
     def get_config(self):
         config = super().get_config()

@@ -327,6 +327,23 @@ def test_save_and_load_preserve_every_member(trained, tmp_path):
     )
 
 
+def test_a_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
+    ensemble = MCDropoutEnsemble(small_member, num_members=2)
+    path = tmp_path / "ensemble.keras"
+    ensemble.save(path)
+    saved = path.read_bytes()
+
+    def fail():
+        raise RuntimeError("member 1 cannot be serialised")
+
+    monkeypatch.setattr(ensemble.members[1], "get_config", fail)
+    with pytest.raises(RuntimeError, match="member 1 cannot be serialised"):
+        ensemble.save(path)
+    assert path.read_bytes() == saved
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ensemble.keras"]
+    assert keras.saving.load_model(path).num_members == 2
+
+
 def test_get_config_round_trips(drifa_ensemble):
     config = drifa_ensemble.get_config()
     clone = MCDropoutEnsemble.from_config(config)

@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_drifa import _backend
+from keras_drifa import _backend, _saving
 from keras_drifa.layers import (
     MCDropout,
     MultiBranchFusionAttention,
@@ -26,11 +26,19 @@ PAPER_BLOCKS_PER_STAGE = (2, 2, 2, 2)
 class DRIFANet(keras.Model):
     """The functional model `build_model` returns: a `keras.Model` in every respect.
 
-    Its one addition: `compile` also creates the optimizer's, loss trackers' and metrics'
+    Its two additions: `compile` also creates the optimizer's, loss trackers' and metrics'
     variables, which Keras otherwise creates inside the first trace of the train function;
     on TensorFlow that makes the train function trace once instead of twice, halving the
-    wait for the first training step (see docs/performance.md).
+    wait for the first training step (see docs/performance.md). And `save` to a `.keras`
+    file is atomic: it writes a temporary file next to the target and moves it into place,
+    so a save that fails (or a `keras.callbacks.ModelCheckpoint` interrupted while saving)
+    leaves the previous file intact.
     """
+
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        return _saving.save_atomically(
+            super().save, filepath, overwrite=overwrite, zipped=zipped, **kwargs
+        )
 
     def compile(self, *args, **kwargs):
         super().compile(*args, **kwargs)
