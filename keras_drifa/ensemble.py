@@ -8,7 +8,7 @@ import keras
 import numpy as np
 from keras import ops, tree
 
-from keras_drifa import _backend, _graph, uncertainty
+from keras_drifa import _backend, _graph, _saving, uncertainty
 from keras_drifa._progress import progress_bar
 from keras_drifa.mc_sampling import mc_dropout_layers, mc_sampling
 
@@ -43,9 +43,11 @@ class MCDropoutEnsemble(keras.Model):
     - `predict_uncertainty` draws Monte Carlo samples from every member and returns
       uncertainty measures per task.
 
-    Members are matched by position: every member needs the same number of inputs and
-    outputs with the same shapes; names (task names in results and metrics) come from the
-    first member. Members must be functional (or Sequential) models with at least one
+    Members are matched by name: with several inputs (or outputs), every member needs the
+    same input (output) names, in any order, with the same shapes; inputs are given, and
+    results returned, in the first member's order and under its names (task names in
+    results and metrics). A single input or output is matched whatever its name. Members
+    must be functional (or Sequential) models with at least one
     `keras_drifa.layers.MCDropout` layer.
 
     Args:
@@ -74,7 +76,7 @@ class MCDropoutEnsemble(keras.Model):
     def __init__(self, members, num_members=None, **kwargs):
         super().__init__(**kwargs)
         members = _make_members(members, num_members)
-        _check_members(members)
+        self._routing = _check_members(members)
         self.members = members
         self.output_names = _output_names(members[0])
         self._sampling_cache = _SamplingCache()
@@ -85,7 +87,11 @@ class MCDropoutEnsemble(keras.Model):
         return len(self.members)
 
     def call(self, inputs, training=False):
-        outputs = [member(inputs, training=training) for member in self.members]
+        routing = self._routing
+        outputs = [
+            routing.outputs_of(m, member(routing.inputs_for(m, inputs), training=training))
+            for m, member in enumerate(self.members)
+        ]
         # `fit`'s loss is the sum of the members' own losses, so `compute_loss` needs each
         # member's outputs of this very call (same dropout masks); it takes them from here,
         # within the same trace. The call itself always returns the mean, so an ensemble
@@ -241,7 +247,8 @@ class MCDropoutEnsemble(keras.Model):
                         # A last, smaller batch is padded to the size of the first, so
                         # that no compiled function sees a new shape (and recompiles).
                         batch = [_padded(a[start:stop], bounds[0][1]) for a in inputs]
-                        features = _as_list(prefix.predict_on_batch(_unlist(batch)))
+                        member_batch = self._routing.inputs_for(m, batch)
+                        features = _as_list(prefix.predict_on_batch(_unlist(member_batch)))
                         if samples_per_call is None:
                             samples_per_call = _default_samples_per_call(
                                 features, num_samples
@@ -251,7 +258,9 @@ class MCDropoutEnsemble(keras.Model):
                         sampler = self._sampling_cache.sampler(self, m, per_call)
                         for c in range(calls):
                             _reseed(layers, rng)
-                            outputs = _as_list(sampler.predict_on_batch(_unlist(features)))
+                            outputs = self._routing.outputs_of(
+                                m, _as_list(sampler.predict_on_batch(_unlist(features)))
+                            )
                             first, last = c * per_call, min(num_samples, (c + 1) * per_call)
                             for task_samples, out in zip(samples, outputs):
                                 out = out.reshape((per_call, len(batch[0]), out.shape[-1]))
@@ -322,6 +331,13 @@ class MCDropoutEnsemble(keras.Model):
         if lengths == {0}:
             raise ValueError("predict_uncertainty: `x` has no examples; expected at least one.")
         return result
+
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Saves as `keras.Model.save`; a `.keras` file is replaced only by a complete one
+        (written next to it, then moved into place), so a failed save keeps the old file."""
+        return _saving.save_atomically(
+            super().save, filepath, overwrite=overwrite, zipped=zipped, **kwargs
+        )
 
     def get_config(self):
         config = super().get_config()
@@ -413,6 +429,76 @@ def _make_members(members, num_members):
     return members
 
 
+def _input_names(model):
+    return [t.name for t in _graph.functional(model).inputs]
+
+
+def _order(kind, i, member, names, reference):
+    """Where member `i`'s `names` hold each of member 0's `reference` names; `None` when
+    they are in the same order, or when both have one (matched whatever its name)."""
+    if names == reference or len(names) == len(reference) == 1:
+        return None
+    if sorted(names) != sorted(reference) or len(set(names)) < len(names):
+        raise ValueError(
+            f"MCDropoutEnsemble: member {i} ('{member.name}') has the {kind} names {names} "
+            f"but member 0 has {reference}; members are matched by {kind} name, so every "
+            f"member needs the same {kind} names (in any order)."
+        )
+    return [names.index(name) for name in reference]
+
+
+class _NameRouting:
+    """Feeds every member its inputs, and reads its outputs, by name in member 0's order.
+
+    Members are functional models, which take a list of inputs and return a list of
+    outputs by position; a member listing member 0's names in another order gets its
+    inputs and has its outputs reordered. Dict inputs and outputs are matched by key
+    already (Keras routes dict inputs by input name); other output structures (a single
+    output, nested lists) by position.
+    """
+
+    def __init__(self, members):
+        reference = members[0]
+        self._inputs = [
+            _order("input", i, m, _input_names(m), _input_names(reference))
+            for i, m in enumerate(members)
+        ]
+        self._outputs = [
+            _order("output", i, m, _output_names(m), _output_names(reference))
+            if _is_flat_list(_output_structure(m))
+            else None
+            for i, m in enumerate(members)
+        ]
+
+    @property
+    def in_order(self):
+        """Whether every member lists its inputs and outputs in member 0's order."""
+        return all(order is None for order in self._inputs + self._outputs)
+
+    def inputs_for(self, m, inputs):
+        """`inputs` in member 0's order, in the order member `m` takes them."""
+        order = self._inputs[m]
+        if order is None or not isinstance(inputs, (list, tuple)):
+            return inputs
+        return [inputs[order.index(j)] for j in range(len(order))]
+
+    def outputs_of(self, m, outputs):
+        """Member `m`'s `outputs` (or a list of their shapes) in member 0's order."""
+        order = self._outputs[m]
+        return outputs if order is None else [outputs[j] for j in order]
+
+    def input_shapes(self, m, shapes):
+        """Member `m`'s input `shapes` in member 0's order."""
+        order = self._inputs[m]
+        return shapes if order is None else [shapes[j] for j in order]
+
+
+def _is_flat_list(structure):
+    return isinstance(structure, (list, tuple)) and not any(
+        isinstance(s, (list, tuple, dict)) for s in structure
+    )
+
+
 def _signature(model):
     return (
         [tuple(t.shape[1:]) for t in model.inputs],
@@ -421,6 +507,7 @@ def _signature(model):
 
 
 def _check_members(members):
+    """Validates the members; returns the `_NameRouting` that matches them to member 0."""
     if len({id(m) for m in members}) != len(members):
         raise ValueError(
             "MCDropoutEnsemble: the same model object appears more than once in `members`; "
@@ -439,9 +526,11 @@ def _check_members(members):
                 "with rate > 0, so Monte Carlo sampling would be deterministic; build it "
                 "with dropout_rate > 0 or add keras_drifa.layers.MCDropout layers."
             )
+    routing = _NameRouting(members)
     reference = _signature(members[0])
     for i, member in enumerate(members[1:], start=1):
         inputs, outputs = _signature(member)
+        inputs, outputs = routing.input_shapes(i, inputs), routing.outputs_of(i, outputs)
         if inputs != reference[0]:
             raise ValueError(
                 f"MCDropoutEnsemble: member {i} ('{member.name}') has input shapes {inputs} "
@@ -458,6 +547,7 @@ def _check_members(members):
                 f"{outputs} but member 0 has {reference[1]}; every member needs the same "
                 "outputs."
             )
+    return routing
 
 
 def _is_stochastic(operation):

@@ -1,5 +1,7 @@
 """Helpers shared by the tests: tiny configurations and synthetic batches."""
 
+import contextlib
+
 import keras
 import numpy as np
 
@@ -14,6 +16,17 @@ RUN_EAGERLY = BACKEND == "tensorflow"
 
 # A DRIFA-Net with every kind of layer of the paper network but few, narrow blocks.
 TINY = dict(input_shape=(32, 32, 3), widths=(8, 8, 16, 16), blocks_per_stage=(1, 1, 1, 1))
+
+
+@contextlib.contextmanager
+def image_data_format(data_format):
+    """Sets `keras.config.image_data_format()` for the `with` block, then restores it."""
+    previous = keras.config.image_data_format()
+    keras.config.set_image_data_format(data_format)
+    try:
+        yield
+    finally:
+        keras.config.set_image_data_format(previous)
 
 
 def tiny_model(**overrides):

@@ -35,6 +35,19 @@ def small_member(rate=0.5, classes=CLASSES, input_dim=6, head_activation="softma
     return keras.Model(inputs, outputs)
 
 
+def view(member, input_order=(0, 1), output_order=(0, 1), input_names=None, output_names=None):
+    """A model sharing `small_member` `member`'s layers whose input `k` is the member's input
+    `input_order[k]` and output `k` its output `output_order[k]`, under the same names
+    (`modality_i`, `task_t`) unless `input_names` or `output_names` are given."""
+    input_names = input_names or [f"modality_{i}" for i in input_order]
+    output_names = output_names or [f"task_{t}" for t in output_order]
+    inputs = [keras.Input((6,), name=name) for name in input_names]
+    outputs = member([inputs[list(input_order).index(i)] for i in range(2)])
+    return keras.Model(inputs, [
+        keras.layers.Identity(name=name)(outputs[t]) for name, t in zip(output_names, output_order)
+    ])
+
+
 def small_data(n=48, seed=0):
     rng = np.random.default_rng(seed)
     xs = [rng.normal(size=(n, 6)).astype("float32") for _ in range(2)]
@@ -327,6 +340,23 @@ def test_save_and_load_preserve_every_member(trained, tmp_path):
     )
 
 
+def test_a_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
+    ensemble = MCDropoutEnsemble(small_member, num_members=2)
+    path = tmp_path / "ensemble.keras"
+    ensemble.save(path)
+    saved = path.read_bytes()
+
+    def fail():
+        raise RuntimeError("member 1 cannot be serialised")
+
+    monkeypatch.setattr(ensemble.members[1], "get_config", fail)
+    with pytest.raises(RuntimeError, match="member 1 cannot be serialised"):
+        ensemble.save(path)
+    assert path.read_bytes() == saved
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ensemble.keras"]
+    assert keras.saving.load_model(path).num_members == 2
+
+
 def test_get_config_round_trips(drifa_ensemble):
     config = drifa_ensemble.get_config()
     clone = MCDropoutEnsemble.from_config(config)
@@ -385,6 +415,50 @@ def test_mismatched_members_are_rejected():
     with pytest.raises(ValueError, match=r"member 1 .* has output shapes \[\(3,\), \(5,\)\] but "
                                          r"member 0 has \[\(3,\), \(4,\)\]"):
         MCDropoutEnsemble([small_member(), small_member(classes=(3, 5))])
+
+
+@pytest.mark.parametrize(
+    "input_order, output_order", [((1, 0), (0, 1)), ((0, 1), (1, 0)), ((1, 0), (1, 0))],
+    ids=["inputs_swapped", "outputs_swapped", "both_swapped"],
+)
+def test_members_are_matched_by_input_and_output_names(input_order, output_order):
+    """A member listing the same names in another order counts as the same member."""
+    first, shared = small_member(), small_member()
+    ordered = MCDropoutEnsemble([first, view(shared)])
+    reordered = MCDropoutEnsemble([first, view(shared, input_order, output_order)])
+    assert reordered.output_names == ["task_0", "task_1"]
+    xs, _, _ = small_data(n=5, seed=6)
+    for a, b in zip(ordered(xs), reordered(xs)):
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), rtol=1e-6, atol=1e-7
+        )
+    by_name = reordered({"modality_1": xs[1], "modality_0": xs[0]})
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(by_name[1]),
+                               keras.ops.convert_to_numpy(ordered(xs)[1]), rtol=1e-6, atol=1e-7)
+    # Monte Carlo samples too: the same layers, seeds and masks give the same samples.
+    results = []
+    for ensemble in (ordered, reordered):
+        ensemble.compile(run_eagerly=RUN_EAGERLY)
+        results.append(ensemble.predict_uncertainty(
+            xs, num_samples=3, seed=2, return_samples=True, verbose=0
+        ))
+    for task, classes in zip(("task_0", "task_1"), CLASSES):
+        samples = results[1][task]["samples"]
+        assert samples.shape == (2, 3, 5, classes)
+        np.testing.assert_allclose(samples, results[0][task]["samples"], rtol=1e-6, atol=1e-7)
+        assert not np.allclose(samples[1, 0], samples[1, 1])  # dropout was on
+
+
+def test_members_with_other_names_are_rejected():
+    first = small_member()
+    with pytest.raises(ValueError, match=r"member 1 \('.*'\) has the input names \['image', "
+                                         r"'modality_1'\] but member 0 has \['modality_0', "
+                                         r"'modality_1'\]; members are matched by input name"):
+        MCDropoutEnsemble([first, view(small_member(), input_names=["image", "modality_1"])])
+    with pytest.raises(ValueError, match=r"member 2 .* has the output names \['diagnosis', "
+                                         r"'task_1'\] but member 0 has \['task_0', 'task_1'\]"):
+        MCDropoutEnsemble([first, small_member(),
+                           view(small_member(), output_names=["diagnosis", "task_1"])])
 
 
 def test_predict_uncertainty_errors():

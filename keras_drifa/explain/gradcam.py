@@ -179,6 +179,13 @@ class GradCAM:
         from keras_drifa.ensemble import MCDropoutEnsemble
 
         members = list(model.members) if isinstance(model, MCDropoutEnsemble) else [model]
+        if isinstance(model, MCDropoutEnsemble) and not model._routing.in_order:
+            # GradCAM feeds and reads every member in member 0's order.
+            raise ValueError(
+                f"GradCAM: the members of ensemble '{model.name}' list their inputs or "
+                "outputs in different orders (the ensemble matches them by name); expected "
+                "members with member 0's order for Grad-CAM, or explain each member alone."
+            )
         self.graphs = [_explained_graph(member, target_layers) for member in members]
         self.graph = self.graphs[0]
         if num_samples is not None and not mc_dropout_layers(model):

@@ -1,14 +1,35 @@
 """Shape checks shared by the DRIFA layers, so every layer fails the same clear way."""
 
+import keras
+
 from keras_drifa._checks import is_int
+
+
+def check_channels_last(owner):
+    """Raises `ValueError` unless Keras is set to channels-last images.
+
+    DRIFA attention pools over axes 1 and 2 and projects the last axis, while Keras's
+    convolutions and poolings follow `keras.config.image_data_format()`; under
+    `"channels_first"` the two would silently disagree.
+    """
+    data_format = keras.config.image_data_format()
+    if data_format != "channels_last":
+        raise ValueError(
+            f"{owner}: keras.config.image_data_format() is {data_format!r}; DRIFA-Net "
+            "supports only 'channels_last' feature maps (batch, height, width, channels). "
+            "Call keras.config.set_image_data_format('channels_last') and pass images as "
+            "(height, width, channels)."
+        )
 
 
 def feature_map_channels(layer, input_shape, what="input"):
     """Returns the channel count of a `(batch, height, width, channels)` shape.
 
-    Raises a `ValueError` naming `layer` when the shape is not 4-D or its channel axis is
+    Every DRIFA layer's `build` starts here. Raises a `ValueError` naming `layer` when
+    Keras is set to channels-first images, or the shape is not 4-D or its channel axis is
     unknown.
     """
+    check_channels_last(f"{layer.__class__.__name__} '{layer.name}'")
     shape = tuple(input_shape)
     if len(shape) != 4:
         raise ValueError(

@@ -49,13 +49,15 @@ class RobustResidualAttentionBlock(keras.layers.Layer):
         self.use_mfa = bool(use_mfa)
         self.batch_norm_momentum = batch_norm_momentum
         dtype = self.dtype_policy
+        # Channels last whatever the global setting when the block is created: `build`
+        # refuses channels-first, and the attention only works on channels-last maps.
         self.conv_1 = SmallMapConv2D(
-            filters, 3, strides=strides, padding="same", kernel_initializer=StackedGlorotUniform(),
-            name="conv_1", dtype=dtype,
+            filters, 3, strides=strides, padding="same", data_format="channels_last",
+            kernel_initializer=StackedGlorotUniform(), name="conv_1", dtype=dtype,
         )
         self.conv_2 = SmallMapConv2D(
-            filters, 3, padding="same", kernel_initializer=StackedGlorotUniform(),
-            name="conv_2", dtype=dtype,
+            filters, 3, padding="same", data_format="channels_last",
+            kernel_initializer=StackedGlorotUniform(), name="conv_2", dtype=dtype,
         )
         self.bn_1 = keras.layers.BatchNormalization(
             momentum=batch_norm_momentum, name="bn_1", dtype=dtype
@@ -79,7 +81,7 @@ class RobustResidualAttentionBlock(keras.layers.Layer):
         # Whether a projection is needed depends on the input channels, known only here.
         if self.strides != 1 or channels != self.filters:
             self.shortcut_conv = SmallMapConv2D(
-                self.filters, 1, strides=self.strides,
+                self.filters, 1, strides=self.strides, data_format="channels_last",
                 kernel_initializer=StackedGlorotUniform(), name="shortcut_conv",
                 dtype=self.dtype_policy,
             )

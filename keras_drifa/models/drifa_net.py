@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_drifa import _backend
+from keras_drifa import _backend, _saving
 from keras_drifa.layers import (
     MCDropout,
     MultiBranchFusionAttention,
@@ -10,6 +10,7 @@ from keras_drifa.layers import (
     RobustResidualAttentionBlock,
 )
 from keras_drifa.layers._initializers import StackedGlorotUniform
+from keras_drifa.layers._validation import check_channels_last
 from keras_drifa.layers.mc_dropout import MC_DROPOUT_MODES
 from keras_drifa.models import _arguments, backbones
 
@@ -25,11 +26,19 @@ PAPER_BLOCKS_PER_STAGE = (2, 2, 2, 2)
 class DRIFANet(keras.Model):
     """The functional model `build_model` returns: a `keras.Model` in every respect.
 
-    Its one addition: `compile` also creates the optimizer's, loss trackers' and metrics'
+    Its two additions: `compile` also creates the optimizer's, loss trackers' and metrics'
     variables, which Keras otherwise creates inside the first trace of the train function;
     on TensorFlow that makes the train function trace once instead of twice, halving the
-    wait for the first training step (see docs/performance.md).
+    wait for the first training step (see docs/performance.md). And `save` to a `.keras`
+    file is atomic: it writes a temporary file next to the target and moves it into place,
+    so a save that fails (or a `keras.callbacks.ModelCheckpoint` interrupted while saving)
+    leaves the previous file intact.
     """
+
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        return _saving.save_atomically(
+            super().save, filepath, overwrite=overwrite, zipped=zipped, **kwargs
+        )
 
     def compile(self, *args, **kwargs):
         super().compile(*args, **kwargs)
@@ -81,7 +90,9 @@ def build_model(
     Args:
         modalities: number of modalities, or a list of their names.
         input_shape: `(height, width, channels)` for every modality, or a list with one
-            shape per modality (channels and spatial size may differ).
+            shape per modality (channels and spatial size may differ). Images are channels
+            last: `build_model` refuses to build while
+            `keras.config.image_data_format()` is `"channels_first"`.
         num_classes: an int (one head), a sequence (one head each) or a dict
             `{task_name: n}`; each at least 2.
         backbone: `"drifa"` (the paper network), the name of a `keras.applications` model
@@ -135,6 +146,7 @@ def build_model(
                                        backbone_weights="imagenet")
     ```
     """
+    check_channels_last("build_model")
     modality_names = _arguments.modality_names(modalities, modality_names)
     shapes = _arguments.input_shapes(input_shape, modality_names)
     tasks = _arguments.tasks(num_classes, task_names)

@@ -417,3 +417,25 @@ def test_warns_about_0_255_images(fusion):
     cam = GradCAM(model, target_layers=["conv_a", "conv_b"])
     with pytest.warns(UserWarning, match=r"input 'a' has values up to 255.*divide them by 255"):
         cam([np.abs(a) * 0 + 255.0, b], verbose=0)
+
+
+def test_an_ensemble_of_reordered_members_is_refused():
+    """The ensemble matches members by name; Grad-CAM reads them by position."""
+
+    def member(names):
+        inputs = {n: keras.Input((6, 6, 2), name=n) for n in names}
+        features = [
+            keras.layers.Conv2D(3, 3, padding="same", name=f"{n}_conv")(inputs[n])
+            for n in ("a", "b")
+        ]
+        dropped = keras_drifa.layers.MCDropout(0.5)(keras.layers.Concatenate()(features))
+        pooled = keras.layers.GlobalAveragePooling2D()(dropped)
+        outputs = keras.layers.Dense(3, activation="softmax", name="out")(pooled)
+        return keras.Model([inputs[n] for n in names], outputs)
+
+    ensemble = MCDropoutEnsemble([member(["a", "b"]), member(["b", "a"])])
+    with pytest.raises(ValueError, match="GradCAM: the members of ensemble .* list their "
+                                         "inputs or outputs in different orders"):
+        GradCAM(ensemble, target_layers=["a_conv", "b_conv"])
+    in_order = MCDropoutEnsemble([member(["a", "b"]), member(["a", "b"])])
+    assert GradCAM(in_order, target_layers=["a_conv", "b_conv"]).modalities == ["a", "b"]

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from drifa_testing import check_layer_contract
+from drifa_testing import check_layer_contract, image_data_format
 
 from keras_drifa.layers import GlobalMinPooling2D
 
@@ -26,3 +26,14 @@ def test_channels_first():
 def test_rejects_unknown_data_format():
     with pytest.raises(ValueError, match="data_format.*'channels_middle'"):
         GlobalMinPooling2D(data_format="channels_middle")
+
+
+def test_follows_the_channels_first_setting():
+    """Unlike the attention layers, this pooling supports both layouts: it pools the
+    spatial axes of whichever format it was created under."""
+    x = np.random.default_rng(3).normal(size=(2, 3, 5, 6)).astype("float32")
+    with image_data_format("channels_first"):
+        layer = GlobalMinPooling2D()
+        out = np.asarray(layer(x))
+    assert layer.data_format == "channels_first"
+    np.testing.assert_allclose(out, x.min(axis=(2, 3)))

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 from drifa_reference import drifa_net_non_trainable, drifa_net_params
-from drifa_testing import BACKEND, RUN_EAGERLY, TINY, batch, tiny_model
+from drifa_testing import BACKEND, RUN_EAGERLY, TINY, batch, image_data_format, tiny_model
 
 import keras_drifa
 from keras_drifa.layers import (
@@ -324,3 +324,88 @@ def test_batch_norm_momentum_reaches_every_batch_norm_layer():
 def test_rejects_batch_norm_momentum_outside_unit_interval(momentum):
     with pytest.raises(ValueError, match=r"batch_norm_momentum must be a number in \[0, 1\)"):
         keras_drifa.build_model(batch_norm_momentum=momentum)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(), dict(use_mfa=False, use_mifa=False), dict(modalities=1, num_classes=3)],
+    ids=["drifa", "baseline_without_mfa_and_mifa", "one_modality"],
+)
+def test_channels_first_is_refused(kwargs):
+    """Without MFA and MIFA the network used to build and normalise the wrong axis."""
+    kwargs = dict(TINY, **kwargs)
+    with image_data_format("channels_first"), pytest.raises(
+        ValueError,
+        match=r"build_model: keras.config.image_data_format\(\) is 'channels_first'; "
+        r"DRIFA-Net supports only 'channels_last' feature maps \(batch, height, width, "
+        r"channels\). Call keras.config.set_image_data_format\('channels_last'\)",
+    ):
+        keras_drifa.build_model(**kwargs)
+    assert isinstance(keras_drifa.build_model(**kwargs), keras_drifa.models.DRIFANet)
+
+
+# Atomic saving ---------------------------------------------------------------------------
+
+
+def _small_drifa():
+    """A one-modality DRIFA-Net with two narrow stages: cheap to build, save and fit."""
+    return keras_drifa.build_model(
+        modalities=1, input_shape=(16, 16, 3), num_classes=2, widths=(8, 16),
+        blocks_per_stage=(1, 1),
+    )
+
+
+def _fail(*args, **kwargs):
+    raise RuntimeError("serialisation failed half way")
+
+
+def test_a_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
+    model = _small_drifa()
+    path = tmp_path / "drifa.keras"
+    model.save(path)
+    model.save(path)  # over an existing file
+    saved = path.read_bytes()
+    # Keras opens the target before it serialises the model: this used to truncate it.
+    monkeypatch.setattr(model, "get_config", _fail)
+    with pytest.raises(RuntimeError, match="serialisation failed half way"):
+        model.save(path)
+    assert path.read_bytes() == saved
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["drifa.keras"]
+    monkeypatch.undo()
+    restored = keras.saving.load_model(path)
+    assert isinstance(restored, keras_drifa.models.DRIFANet)
+    x = np.random.default_rng(0).random((2, 16, 16, 3), dtype=np.float32)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(restored(x)), keras.ops.convert_to_numpy(model(x)),
+        rtol=1e-6, atol=1e-7,
+    )
+
+
+def test_model_checkpoint_saves_atomically(tmp_path, monkeypatch):
+    """`ModelCheckpoint` calls `model.save`: a checkpoint that fails keeps the last one."""
+    model = _small_drifa()
+    model.compile(optimizer="sgd", loss="categorical_crossentropy", run_eagerly=RUN_EAGERLY)
+    path = tmp_path / "best.keras"
+    saved = {}
+
+    class ScoreThenBreak(keras.callbacks.Callback):
+        """Every epoch improves `score`; before the second checkpoint, saving breaks."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs["score"] = float(epoch)
+            if epoch == 1:
+                saved["bytes"] = path.read_bytes()
+                monkeypatch.setattr(model, "get_config", _fail)
+
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        path, monitor="score", mode="max", save_best_only=True
+    )
+    x = np.random.default_rng(1).random((4, 16, 16, 3), dtype=np.float32)
+    y = keras.utils.to_categorical([0, 1, 0, 1], 2)
+    with pytest.raises(RuntimeError, match="serialisation failed half way"):
+        model.fit(x, y, epochs=2, batch_size=4, verbose=0, callbacks=[ScoreThenBreak(), checkpoint])
+    assert checkpoint.best == 1.0  # the second checkpoint was attempted
+    assert path.read_bytes() == saved["bytes"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.keras"]
+    monkeypatch.undo()
+    assert keras.saving.load_model(path).count_params() == model.count_params()
