@@ -8,7 +8,7 @@ import keras
 import numpy as np
 from keras import ops, tree
 
-from keras_drifa import _backend, _graph, _saving, uncertainty
+from keras_drifa import _backend, _checks, _graph, _saving, uncertainty
 from keras_drifa._progress import progress_bar
 from keras_drifa.mc_sampling import mc_dropout_layers, mc_sampling
 
@@ -214,13 +214,7 @@ class MCDropoutEnsemble(keras.Model):
                 f"predict_uncertainty: `verbose` must be 'auto', 0, 1 or 2; received "
                 f"verbose={verbose!r}."
             )
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
-        ):
-            raise ValueError(
-                f"predict_uncertainty: `seed` must be None or an integer >= 0; received "
-                f"seed={seed!r}."
-            )
+        seed = _checks.seed("predict_uncertainty", seed)
         inputs = self._input_arrays(x)
         num_examples = len(inputs[0])
         bounds = [
@@ -288,49 +282,13 @@ class MCDropoutEnsemble(keras.Model):
     def _input_arrays(self, x):
         """`x` as a list of NumPy arrays in the first member's input order, validated."""
         specs = list(self.members[0].inputs)
-        names = [t.name for t in specs]
-        if isinstance(x, dict):
-            if set(x) != set(names):
-                raise ValueError(
-                    f"predict_uncertainty: `x` has the keys {sorted(x)}; expected the input "
-                    f"names {names}."
-                )
-            arrays = [x[name] for name in names]
-        elif isinstance(x, (list, tuple)):
-            arrays = list(x)
-        else:
-            arrays = [x]
-        if len(arrays) != len(specs):
-            raise ValueError(
-                f"predict_uncertainty: `x` has {len(arrays)} array(s); the members have "
-                f"{len(specs)} inputs {names}, so expected {len(specs)}, as a list or a dict."
-            )
-        result = []
-        for name, spec, array in zip(names, specs, arrays):
-            if not hasattr(array, "shape") or not hasattr(array, "dtype"):
-                raise ValueError(
-                    f"predict_uncertainty: input '{name}' is a {type(array).__name__}; "
-                    "expected a NumPy array."
-                )
-            array = np.asarray(array)
-            expected = tuple(spec.shape)
-            if array.ndim != len(expected) or any(
-                e is not None and e != a for e, a in zip(expected[1:], array.shape[1:])
-            ):
-                raise ValueError(
-                    f"predict_uncertainty: input '{name}' has shape {array.shape}; expected "
-                    f"{expected} (None: any size)."
-                )
-            result.append(array)
-        lengths = {len(a) for a in result}
-        if len(lengths) != 1:
-            raise ValueError(
-                f"predict_uncertainty: the inputs have different numbers of examples "
-                f"{[len(a) for a in result]}; expected the same for every input."
-            )
-        if lengths == {0}:
-            raise ValueError("predict_uncertainty: `x` has no examples; expected at least one.")
-        return result
+        return _checks.input_arrays(
+            "predict_uncertainty",
+            x,
+            [t.name for t in specs],
+            [tuple(t.shape[1:]) for t in specs],
+            [keras.backend.standardize_dtype(t.dtype) for t in specs],
+        )
 
     def save(self, filepath, overwrite=True, zipped=None, **kwargs):
         """Saves as `keras.Model.save`; a `.keras` file is replaced only by a complete one
@@ -355,11 +313,7 @@ class MCDropoutEnsemble(keras.Model):
 
 
 def _positive_int(arg, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(
-            f"predict_uncertainty: `{arg}` must be an integer >= 1; received {arg}={value!r}."
-        )
-    return int(value)
+    return _checks.positive_int("predict_uncertainty", arg, value)
 
 
 def _as_list(value):

@@ -471,19 +471,22 @@ def test_predict_uncertainty_errors():
     with pytest.raises(ValueError, match="`seed` must be None or an integer >= 0; received "
                                          "seed=-1"):
         ensemble.predict_uncertainty(xs, seed=-1)
-    with pytest.raises(ValueError, match=r"`x` has 1 array\(s\); the members have 2 inputs"):
+    with pytest.raises(ValueError, match=r"`x` has 1 array\(s\); expected 2, one per input"):
         ensemble.predict_uncertainty(xs[0])
     with pytest.raises(ValueError,
-                       match=r"input 'modality_1' has shape \(4, 5\); expected \(None, 6\)"):
+                       match=r"input 'modality_1' has shape \(4, 5\); expected \('batch', 6\)"):
         ensemble.predict_uncertainty([xs[0], xs[1][:, :5]])
-    with pytest.raises(ValueError, match="different numbers of examples \\[4, 3\\]"):
+    with pytest.raises(ValueError, match="different batch sizes .*'modality_1': 3"):
         ensemble.predict_uncertainty([xs[0], xs[1][:3]])
     with pytest.raises(ValueError, match="`x` has the keys \\['a', 'modality_1'\\]"):
         ensemble.predict_uncertainty({"a": xs[0], "modality_1": xs[1]})
-    with pytest.raises(ValueError, match="`x` has no examples"):
+    with pytest.raises(ValueError, match="`x` is an empty batch"):
         ensemble.predict_uncertainty([x[:0] for x in xs])
-    with pytest.raises(ValueError, match="input 'modality_0' is a list; expected a NumPy array"):
+    with pytest.raises(ValueError, match=r"input 'modality_0' has shape \(6,\)"):
         ensemble.predict_uncertainty([[0.0] * 6, xs[1]])
+    with pytest.raises(ValueError, match="input 'modality_0' has 1 NaN or infinite value"):
+        ensemble.predict_uncertainty([np.where(np.arange(24).reshape(4, 6) == 3, np.nan, xs[0]),
+                                      xs[1]])
     logits = MCDropoutEnsemble([small_member(head_activation=None)])
     logits.compile(run_eagerly=RUN_EAGERLY)
     with pytest.raises(ValueError, match=r"output .task_0. must be class probabilities \(softmax\)"):
