@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from keras_drifa import _backend, _graph
+from keras_drifa import _backend, _checks, _graph
 
 
 def _batch_norm_layers(model):
@@ -13,32 +13,6 @@ def _batch_norm_layers(model):
         for layer in _graph.all_layers(model)
         if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable
     ]
-
-
-def _as_arrays(model, x, caller):
-    """`x` as a list of NumPy arrays in the model's input order, validated."""
-    names = [t.name for t in model.inputs]
-    if isinstance(x, dict):
-        if set(x) != set(names):
-            raise ValueError(
-                f"{caller}: x has the keys {sorted(x)}; expected the model's input names {names}."
-            )
-        x = [x[name] for name in names]
-    elif not isinstance(x, (list, tuple)):
-        x = [x]
-    if len(x) != len(names):
-        raise ValueError(
-            f"{caller}: x has {len(x)} array(s); model '{model.name}' has {len(names)} inputs "
-            f"{names}."
-        )
-    arrays = [np.asarray(keras.ops.convert_to_numpy(a)) for a in x]
-    lengths = {len(a) for a in arrays}
-    if len(lengths) != 1 or 0 in lengths:
-        raise ValueError(
-            f"{caller}: x must hold the same positive number of examples for every input; "
-            f"received {[len(a) for a in arrays]}."
-        )
-    return arrays
 
 
 def recalibrate_batch_norm(model, x, batch_size=32):
@@ -77,9 +51,14 @@ def recalibrate_batch_norm(model, x, batch_size=32):
     caller = "recalibrate_batch_norm"
     if not isinstance(model, keras.Model):
         raise ValueError(f"{caller}: model must be a keras.Model; received {type(model).__name__}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"{caller}: batch_size must be a positive integer; received {batch_size!r}.")
-    arrays = _as_arrays(model, x, caller)
+    batch_size = _checks.positive_int(caller, "batch_size", batch_size)
+    arrays = _checks.input_arrays(
+        caller,
+        x,
+        [t.name for t in model.inputs],
+        [tuple(t.shape[1:]) for t in model.inputs],
+        [keras.backend.standardize_dtype(t.dtype) for t in model.inputs],
+    )
     layers = _batch_norm_layers(model)
     if not layers:
         return 0

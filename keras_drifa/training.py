@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_drifa import _checks
 from keras_drifa.callbacks.batch_norm_recalibration import BatchNormRecalibration
 
 
@@ -15,7 +16,9 @@ def paper_schedule(recalibration_data, patience=5, min_learning_rate=1e-5, batch
     (`EarlyStopping` only restores the best weights: it never stops early) and puts a
     `BatchNormRecalibration` first, so that every validation loss, and the model you
     keep, use batch-norm statistics of the current weights (see
-    `keras_drifa.recalibrate_batch_norm` for why DRIFA-Net needs it).
+    `keras_drifa.recalibrate_batch_norm` for why DRIFA-Net needs it). A
+    `TerminateOnNaN` last stops training at the first NaN loss (one NaN pixel or label
+    would otherwise turn every weight into NaN without a word).
 
     Args:
         recalibration_data: inputs for the recalibration, e.g. a few hundred training
@@ -42,6 +45,7 @@ def paper_schedule(recalibration_data, patience=5, min_learning_rate=1e-5, batch
         keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=2**31 - 1, restore_best_weights=True
         ),
+        keras.callbacks.TerminateOnNaN(),
     ]
 
 
@@ -90,8 +94,7 @@ class SeededRuns:
         Also calls `keras.utils.set_random_seed(seed)`, so dropout masks and data
         shuffling of the run that follows are reproducible too.
         """
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"SeededRuns.start: seed must be an integer >= 0; received {seed!r}.")
+        seed = _checks.positive_int("SeededRuns.start", "seed", seed, minimum=0)
         keras.utils.set_random_seed(seed)
         fresh = type(self.model).from_config(self.model.get_config())
         self.model.set_weights(fresh.get_weights())

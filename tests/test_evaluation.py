@@ -57,3 +57,42 @@ def test_table_lists_every_metric_per_row():
     lines = table.splitlines()
     assert lines[0] == "task_0" and all(n in lines[1] for n in METRIC_NAMES)
     assert lines[2].startswith("drifa") and len(lines[2].split()) == 1 + len(METRIC_NAMES)
+
+
+# --- several seeds: compare_runs and runs_table ---------------------------------------------
+
+
+def _runs(values, metric="accuracy"):
+    return [{metric: v} for v in values]
+
+
+def test_compare_runs_needs_the_difference_to_beat_its_noise():
+    from keras_drifa.evaluation import compare_runs
+
+    verdict, difference, error = compare_runs(_runs([0.95, 0.96, 0.94]), _runs([0.80, 0.82, 0.78]))
+    assert verdict == "better" and difference == pytest.approx(0.15)
+    assert error == pytest.approx(np.sqrt(0.01**2 / 3 + 0.02**2 / 3))
+    assert compare_runs(_runs([0.80, 0.82, 0.78]), _runs([0.95, 0.96, 0.94]))[0] == "worse"
+    # A large mean difference with a large spread is not a verdict...
+    assert compare_runs(_runs([0.99, 0.50, 0.99]), _runs([0.70, 0.72, 0.71]))[0] == (
+        "no clear difference"
+    )
+    # ... nor a tiny one with no spread (min_difference).
+    assert compare_runs(_runs([0.901, 0.901]), _runs([0.900, 0.900]))[0] == "no clear difference"
+    # Lower is better for the calibration error.
+    ece = compare_runs(_runs([0.02, 0.03], "ece"), _runs([0.20, 0.21], "ece"), metric="ece")
+    assert ece[0] == "better" and ece[1] < 0
+
+
+def test_compare_runs_and_runs_table_errors_and_format():
+    from keras_drifa.evaluation import compare_runs, runs_table
+
+    with pytest.raises(ValueError, match="at least two runs per model; received 1 and 3"):
+        compare_runs(_runs([0.9]), _runs([0.8, 0.8, 0.8]))
+    with pytest.raises(ValueError, match="metric must be one of"):
+        compare_runs(_runs([0.9, 0.9]), _runs([0.8, 0.8]), metric="speed")
+    runs = [{"accuracy": a, "f1": a - 0.1, "ece": 0.05} for a in (0.9, 0.8)]
+    lines = runs_table({"DRIFA-Net": runs}, title="pair_class").splitlines()
+    assert lines[0] == "pair_class" and lines[1].split() == ["accuracy", "f1", "ece"]
+    assert lines[2].split() == ["DRIFA-Net", "0.850", "±", "0.071", "0.750", "±", "0.071",
+                                "0.050", "±", "0.000"]

@@ -1,17 +1,25 @@
 """Validation and normalisation of `build_model` arguments, one clear error per mistake."""
 
+import re
 from collections.abc import Mapping, Sequence
 
 from keras_drifa._checks import is_int as _is_int
 
 
+# Names that are valid layer, tensor and module names on TensorFlow, JAX and PyTorch alike
+# (PyTorch refuses "." in module names; TensorFlow refuses spaces and a leading "_" in
+# the names of a traced function's inputs).
+_PORTABLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
 def _check_names(kind, names):
     names = list(names)
     for n in names:
-        if not isinstance(n, str) or not n or "/" in n:
+        if not isinstance(n, str) or not _PORTABLE_NAME.fullmatch(n):
             raise ValueError(
-                f"build_model: {kind} names must be non-empty strings without '/'; "
-                f"received {n!r} in {names}."
+                f"build_model: {kind} names must start with a letter or digit and hold only "
+                "letters, digits, '_' and '-' (names that work on every backend); received "
+                f"{n!r} in {names}."
             )
     if len(set(names)) != len(names):
         raise ValueError(f"build_model: {kind} names must be unique; received {names}.")

@@ -303,7 +303,10 @@ def test_importing_does_not_import_other_backends():
         (dict(dropout_rate=1.0), r"dropout_rate must be a number in \[0, 1\); received 1.0"),
         (dict(dropout_rate=-0.1), r"dropout_rate must be a number in \[0, 1\)"),
         (dict(mc_dropout="sometimes"), r"mc_dropout must be one of \('on_demand', 'always'\); received 'sometimes'"),
-        (dict(modality_names=["a/b", "c"]), r"without '/'"),
+        (dict(modality_names=["a/b", "c"]), r"modality names must start with a letter or digit"),
+        (dict(modality_names=["pap smear", "c"]), r"received 'pap smear' in \['pap smear', 'c'\]"),
+        (dict(modality_names=["a.b", "c"]), r"only letters, digits, '_' and '-'"),
+        (dict(task_names=["_hidden", "t"]), r"task names must start with a letter or digit"),
     ],
 )
 def test_bad_arguments_raise_clear_errors(kwargs, message):
