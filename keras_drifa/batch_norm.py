@@ -21,10 +21,10 @@ def recalibrate_batch_norm(model, x, batch_size=32):
     Keras's `BatchNormalization` keeps exponential moving averages of the batch
     statistics it saw during training, and uses them at inference (`predict`,
     `evaluate`, validation). While the weights still change quickly, those averages lag
-    behind them: in DRIFA-Net every block multiplies its features by several trainable
-    attention scales, so the feature scale drifts fast in a short training, and
-    deterministic inference can drop from 98% to 56% accuracy between two epochs while
-    the same weights with fresh statistics keep 100% (README, "Training recipe"). This
+    behind them: in a short training at a high learning rate, deterministic inference
+    of DRIFA-Net (and of its baseline without attention) can drop from 98% to 56%
+    accuracy between two epochs while the same weights with fresh statistics keep 100%
+    (README, "Training recipe"). This
     function runs `model` over `x` in training mode, without changing any weight, and sets
     each layer's moving mean and variance to the average of its batch means and
     variances, as `torch.optim.swa_utils.update_bn` does. Frozen layers

@@ -18,15 +18,27 @@ class SmallMapConv2D(keras.layers.Conv2D):
     pathologically slow when the map is smaller than the kernel (a 3x3 convolution over a
     2x2x512 map: 140 ms against 2.4 ms as a product, `benchmarks/small_map_conv.py`), and
     DRIFA-Net's last stage works on 2x2 maps at 64x64 inputs. Larger maps use
-    `ops.conv` unchanged.
+    `ops.conv` unchanged, except strided 1x1 convolutions, which are a slice and a product
+    at every size.
     """
 
     def convolution_op(self, inputs, kernel):
         height, width = inputs.shape[1:3]
+        plain = (
+            self.data_format == "channels_last"
+            and tuple(self.dilation_rate) == (1, 1)
+            and self.groups == 1
+        )
+        if plain and tuple(self.kernel_size) == (1, 1) and tuple(self.strides) != (1, 1):
+            # A strided 1x1 convolution (the RRA shortcut) reads every s-th pixel: slice,
+            # then multiply; "same" and "valid" agree for a 1x1 kernel. Besides saving the
+            # convolution, this avoids a PyTorch 2.13 CPU bug: the backward pass of a
+            # strided 1x1 conv2d on a channels-last input corrupts the heap for some batch
+            # sizes (21, for one), crashing the process (tests/layers/test_conv.py).
+            s_h, s_w = self.strides
+            return ops.matmul(inputs[:, ::s_h, ::s_w, :], ops.reshape(kernel, kernel.shape[2:]))
         if (
-            self.data_format != "channels_last"
-            or tuple(self.dilation_rate) != (1, 1)
-            or self.groups != 1
+            not plain
             or height is None
             or width is None
             or max(height, width) > SMALL_MAP
