@@ -406,13 +406,14 @@ class _NameRouting:
 
     Members are functional models, which take a list of inputs and return a list of
     outputs by position; a member listing member 0's names in another order gets its
-    inputs and has its outputs reordered. Dict inputs and outputs are matched by key
-    already (Keras routes dict inputs by input name); other output structures (a single
-    output, nested lists) by position.
+    inputs and has its outputs reordered. Dict inputs are passed as a list in the
+    member's own input order; dict outputs are matched by key already; other output
+    structures (a single output, nested lists) by position.
     """
 
     def __init__(self, members):
         reference = members[0]
+        self._input_names = [_input_names(m) for m in members]
         self._inputs = [
             _order("input", i, m, _input_names(m), _input_names(reference))
             for i, m in enumerate(members)
@@ -431,6 +432,10 @@ class _NameRouting:
 
     def inputs_for(self, m, inputs):
         """`inputs` in member 0's order, in the order member `m` takes them."""
+        if isinstance(inputs, dict) and set(inputs) == set(self._input_names[m]):
+            # By name, in the member's own order (older Keras versions do not route dict
+            # inputs of a functional model by name).
+            return [inputs[name] for name in self._input_names[m]]
         order = self._inputs[m]
         if order is None or not isinstance(inputs, (list, tuple)):
             return inputs
