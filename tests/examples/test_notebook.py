@@ -23,8 +23,10 @@ def test_is_committed_without_outputs():
     "once, on PyTorch (no compilation wait), shows it runs as written; the library calls it "
     "makes are tested on every backend by the package tests",
 )
-def test_runs_as_written(tmp_path):
+def test_runs_as_written(tmp_path, monkeypatch):
     nbclient = pytest.importorskip("nbclient", reason="the test extra installs nbclient")
+    # Figures inline, as in Jupyter, even where MPLBACKEND=Agg is set for the other tests.
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     import nbformat
 
     notebook = nbformat.read(NOTEBOOK, as_version=4)
