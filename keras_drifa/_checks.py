@@ -26,6 +26,16 @@ def positive_int(where, name, value, minimum=1):
     return int(value)
 
 
+def boolean(where, name, value):
+    """`value` as a `bool`: `True`, `False` or a NumPy bool; `"no"`, `0` and `None` are errors
+    (a string is always truthy, so `use_mfa="False"` would silently mean `True`)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(
+            f"{where}: `{name}` must be True or False; received {name}={value!r}."
+        )
+    return bool(value)
+
+
 def seed(where, value, name="seed"):
     """The library's seed convention: `None` (a fresh draw each call) or an integer >= 0."""
     if value is None:

@@ -73,3 +73,14 @@ def test_numpy_integers_are_accepted_and_stored_as_ints():
     )
     json.dumps(model.get_config())  # NumPy integers would not serialise
     assert model.output_shape == (None, 3)
+
+
+def test_switches_take_booleans_only():
+    assert _checks.boolean("f", "flag", np.bool_(False)) is False
+    for bad in ("False", "no", 0, 1, None):
+        with pytest.raises(ValueError, match=rf"f: `flag` must be True or False; received flag={bad!r}"):
+            _checks.boolean("f", "flag", bad)
+    # A string is truthy: "False" used to build the model *with* MFA.
+    with pytest.raises(ValueError, match=r"build_model: `use_mfa` must be True or False; received use_mfa='False'"):
+        keras_drifa.build_model(2, (16, 16, 3), 3, widths=(8, 16), blocks_per_stage=(1, 1),
+                                use_mfa="False")

@@ -134,7 +134,7 @@ class GradCAMCallback(keras.callbacks.Callback):
         self.task = task
         self.method = method
         self.labels = None if labels is None else self._label_array(labels)
-        self.tensorboard = bool(tensorboard)
+        self.tensorboard = _checks.boolean("GradCAMCallback", "tensorboard", tensorboard)
         self._write_tensorboard = self.tensorboard and (
             importlib.util.find_spec("tensorflow") is not None
         )

@@ -96,8 +96,8 @@ class MultimodalDataset(keras.utils.PyDataset):
         _checks.choice(where, "mode", mode, MODES)
         self.mode = mode
         self.batch_size = _checks.positive_int(where, "batch_size", batch_size)
-        self.shuffle = bool(shuffle)
-        self.one_hot = bool(one_hot)
+        self.shuffle = _checks.boolean(where, "shuffle", shuffle)
+        self.one_hot = _checks.boolean(where, "one_hot", one_hot)
         self.seed = (
             int(np.random.SeedSequence().entropy % 2**63)
             if seed is None

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_drifa import _checks
 from keras_drifa.layers._conv import SmallMapConv2D
 from keras_drifa.layers._initializers import StackedGlorotUniform
 from keras_drifa.layers._validation import check_positive_int, feature_map_channels
@@ -46,7 +47,7 @@ class RobustResidualAttentionBlock(keras.layers.Layer):
         name = self.__class__.__name__
         self.filters = check_positive_int(name, "filters", filters)
         self.strides = check_positive_int(name, "strides", strides)
-        self.use_mfa = bool(use_mfa)
+        self.use_mfa = _checks.boolean(name, "use_mfa", use_mfa)
         self.batch_norm_momentum = batch_norm_momentum
         dtype = self.dtype_policy
         # Channels last whatever the global setting when the block is created: `build`

@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_drifa import _backend, _saving
+from keras_drifa import _backend, _checks, _saving
 from keras_drifa.layers import (
     MCDropout,
     MultiBranchFusionAttention,
@@ -147,6 +147,9 @@ def build_model(
     ```
     """
     check_channels_last("build_model")
+    use_mfa = _checks.boolean("build_model", "use_mfa", use_mfa)
+    use_mifa = _checks.boolean("build_model", "use_mifa", use_mifa)
+    trainable_backbone = _checks.boolean("build_model", "trainable_backbone", trainable_backbone)
     modality_names = _arguments.modality_names(modalities, modality_names)
     shapes = _arguments.input_shapes(input_shape, modality_names)
     tasks = _arguments.tasks(num_classes, task_names)
