@@ -41,7 +41,7 @@ import tempfile
 
 import keras
 
-from keras_drifa import _graph
+from keras_drifa import _checks, _graph
 from keras_drifa.layers import MultiBranchFusionAttention, MultimodalInformationFusionAttention
 from keras_drifa.models.image_preprocessing import ImageNetPreprocessing
 
@@ -138,11 +138,7 @@ def backbone_features(
     Returns:
         The fused feature maps of the last level, one per modality.
     """
-    if not isinstance(trainable_backbone, bool):
-        raise ValueError(
-            f"build_model: trainable_backbone must be True or False; received "
-            f"{trainable_backbone!r}."
-        )
+    trainable_backbone = _checks.boolean("build_model", "trainable_backbone", trainable_backbone)
     if feature_layers is not None:
         _check_feature_layer_names(feature_layers)
     if isinstance(backbone, str):

@@ -394,7 +394,7 @@ BAD_ARGUMENTS = [
     ("weights-for-model", lambda: _hand(backbone_weights="imagenet"),
      r"backbone_weights='imagenet' applies to keras.applications names only"),
     ("trainable-not-bool", lambda: _hand(trainable_backbone="no"),
-     r"trainable_backbone must be True or False; received 'no'"),
+     r"build_model: `trainable_backbone` must be True or False; received trainable_backbone='no'"),
     ("widths", lambda: _hand(widths=(8, 8, 16, 16)),
      r"widths=\(8, 8, 16, 16\).*'drifa' backbone only"),
     ("drifa-feature-layers", lambda: _named(backbone="drifa", feature_layers=["s1_out"]),
