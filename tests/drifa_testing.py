@@ -4,6 +4,7 @@ import contextlib
 
 import keras
 import numpy as np
+import pytest
 
 import keras_drifa
 
@@ -13,6 +14,13 @@ BACKEND = keras.backend.backend()
 # (74 s for a tiny model's fit versus 8 s eagerly), so most TensorFlow tests run eagerly;
 # tests marked `compiled` keep the compiled path covered on purpose.
 RUN_EAGERLY = BACKEND == "tensorflow"
+# Documentation and examples (README blocks, the notebook, the demo) are backend-independent
+# code that trains models: they run once, on PyTorch, where nothing is compiled first.
+ONCE_ON_TORCH = pytest.mark.skipif(
+    BACKEND != "torch",
+    reason="backend-independent example code that trains models; it runs once, on PyTorch "
+    "(no compilation wait), and the library calls it makes are tested on every backend",
+)
 
 # A DRIFA-Net with every kind of layer of the paper network but few, narrow blocks.
 TINY = dict(input_shape=(32, 32, 3), widths=(8, 8, 16, 16), blocks_per_stage=(1, 1, 1, 1))

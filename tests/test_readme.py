@@ -14,6 +14,7 @@ import re
 import keras
 import numpy as np
 import pytest
+from drifa_testing import ONCE_ON_TORCH
 from data.image_files import write_image
 
 import keras_drifa
@@ -102,12 +103,7 @@ def test_every_block_is_found_and_only_downloads_are_skipped():
         assert reason is None or "download" in reason, f"README line {line}: {reason}"
 
 
-@pytest.mark.skipif(
-    keras.backend.backend() != "torch",
-    reason="the README's blocks are backend-independent code that trains several "
-    "networks; they run once, on PyTorch, where nothing is compiled first; every API they "
-    "use is tested on all three backends",
-)
+@ONCE_ON_TORCH
 def test_blocks_run_in_order(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("KERAS_BACKEND", keras.backend.backend())

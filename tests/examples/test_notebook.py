@@ -3,8 +3,8 @@
 import json
 import pathlib
 
-import keras
 import pytest
+from drifa_testing import ONCE_ON_TORCH
 
 NOTEBOOK = pathlib.Path(__file__).resolve().parents[2] / "examples" / "notebooks" / "quickstart.ipynb"
 FULL_SIZE = "SAMPLES, EPOCHS, CLASSES = 1200, 5, 4"
@@ -17,12 +17,7 @@ def test_is_committed_without_outputs():
     assert code and all(not c["outputs"] and c["execution_count"] is None for c in code)
 
 
-@pytest.mark.skipif(
-    keras.backend.backend() != "torch",
-    reason="the notebook is backend-independent code that trains two models; executing it "
-    "once, on PyTorch (no compilation wait), shows it runs as written; the library calls it "
-    "makes are tested on every backend by the package tests",
-)
+@ONCE_ON_TORCH
 def test_runs_as_written(tmp_path, monkeypatch):
     nbclient = pytest.importorskip("nbclient", reason="the test extra installs nbclient")
     # Figures inline, as in Jupyter, even where MPLBACKEND=Agg is set for the other tests.

@@ -4,20 +4,15 @@ and scores, writes every figure, and its Grad-CAM maps are not flat."""
 import importlib.util
 import pathlib
 
-import keras
 import numpy as np
 import pytest
+from drifa_testing import ONCE_ON_TORCH
 
 SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "examples" / "quickstart.py"
 FIGURES = ("gradcam.png", "validation_curves.png", "reliability.png", "embeddings.png")
 
 
-@pytest.mark.skipif(
-    keras.backend.backend() != "torch",
-    reason="the demo is backend-independent code that trains four models; running it once, "
-    "on PyTorch (no compilation wait), shows it works end to end; the library calls it "
-    "makes are tested on every backend by the package tests",
-)
+@ONCE_ON_TORCH
 def test_short_run_prints_verdicts_and_writes_every_figure(tmp_path, capsys):
     spec = importlib.util.spec_from_file_location("quickstart", SCRIPT)
     quickstart = importlib.util.module_from_spec(spec)
