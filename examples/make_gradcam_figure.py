@@ -148,6 +148,8 @@ def main():
                   metrics=["accuracy", "accuracy"])
     targets = [keras.utils.to_categorical(y[:, k], 3) for k in range(2)]
     model.fit([x_a, x_b], targets, epochs=args.epochs, batch_size=16, verbose=2)
+    # Batch-norm statistics for the final weights (README, "Training recipe").
+    keras_drifa.recalibrate_batch_norm(model, [x_a[:256], x_b[:256]])
 
     t_a, t_b, t_y, r_a, r_b = make_pairs(300, seed=1)
     probabilities = model.predict([t_a, t_b], verbose=0)
@@ -170,7 +172,7 @@ def main():
     per_task = [sampled(inputs, task=t, verbose=0) for t in ("disc_colour", "bar_orientation")]
     fig = figure(
         t_a[shown], t_b[shown], t_y[shown], (r_a[shown], r_b[shown]),
-        [m for m, _ in per_task], [s for _, s in per_task], [p[shown] for p in probabilities],
+        [dict(r) for r in per_task], [r.std for r in per_task], [p[shown] for p in probabilities],
     )
     png = _small_png(fig)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
