@@ -35,24 +35,22 @@ def check_extensions(where, extensions):
     return tuple(e.lower() for e in extensions)
 
 
-def existing_directory(where, name, path):
+def _existing(where, name, path, kind, exists, other):
     path = _checks.path(where, name, path)
-    if not os.path.isdir(path):
+    if not exists(path):
         raise FileNotFoundError(
-            f"{where}: {name} {path!r} is not an existing directory"
-            + (" (it is a file)." if os.path.exists(path) else ".")
+            f"{where}: {name} {path!r} is not an existing {kind}"
+            + (f" (it is a {other})." if os.path.exists(path) else ".")
         )
     return path
+
+
+def existing_directory(where, name, path):
+    return _existing(where, name, path, "directory", os.path.isdir, "file")
 
 
 def existing_file(where, name, path):
-    path = _checks.path(where, name, path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"{where}: {name} {path!r} is not an existing file"
-            + (" (it is a directory)." if os.path.isdir(path) else ".")
-        )
-    return path
+    return _existing(where, name, path, "file", os.path.isfile, "directory")
 
 
 def read_all(where, items, image_size, channels, interpolation, on_error, verbose, searched=""):

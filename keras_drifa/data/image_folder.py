@@ -177,6 +177,7 @@ def _image_files(where, directory, class_names, pattern, extensions):
         folder = pathlib.Path(directory, name)
         try:
             found = list(folder.glob(pattern))
+        # pathlib refuses absolute patterns with NotImplementedError, others with ValueError.
         except (ValueError, NotImplementedError) as error:
             raise ValueError(
                 f"{where}: pattern {pattern!r} is not a valid glob pattern: {error}."
