@@ -10,6 +10,7 @@ from keras import ops, tree
 
 from keras_drifa import _backend, _checks, _graph, _saving, uncertainty
 from keras_drifa._progress import progress_bar
+from keras_drifa.distributed._torch_ddp import DataParallelTraining
 from keras_drifa.mc_sampling import mc_dropout_layers, mc_sampling
 
 DEFAULT_BATCH_SIZE = 32
@@ -21,7 +22,7 @@ _SEED_HIGH = 2**31 - 1
 
 
 @keras.saving.register_keras_serializable(package="keras_drifa")
-class MCDropoutEnsemble(keras.Model):
+class MCDropoutEnsemble(DataParallelTraining, keras.Model):
     """An ensemble of Monte Carlo dropout models, trained in one step and sampled fast.
 
     DRIFA-Net's uncertainty phase (Dhar et al., WACV 2025): several independently

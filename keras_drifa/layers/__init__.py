@@ -9,6 +9,7 @@ from keras_drifa.layers.mgifa import MGIFA, MultimodalGlobalInformationFusionAtt
 from keras_drifa.layers.mifa import MIFA, MultimodalInformationFusionAttention
 from keras_drifa.layers.mlifa import MLIFA, MultimodalLocalInformationFusionAttention
 from keras_drifa.layers.rra_block import RRABlock, RobustResidualAttentionBlock
+from keras_drifa.layers.synchronized_batch_norm import SynchronizedBatchNormalization
 
 __all__ = [
     "CLIA",
@@ -27,4 +28,5 @@ __all__ = [
     "MultimodalLocalInformationFusionAttention",
     "RRABlock",
     "RobustResidualAttentionBlock",
+    "SynchronizedBatchNormalization",
 ]

@@ -8,6 +8,7 @@ from keras_drifa.layers._conv import SmallMapConv2D
 from keras_drifa.layers._initializers import StackedGlorotUniform
 from keras_drifa.layers._validation import check_positive_int, feature_map_channels
 from keras_drifa.layers.mfa import MultiBranchFusionAttention
+from keras_drifa.layers.synchronized_batch_norm import SynchronizedBatchNormalization
 
 
 @keras.saving.register_keras_serializable(package="keras_drifa")
@@ -29,6 +30,9 @@ class RobustResidualAttentionBlock(keras.layers.Layer):
         use_mfa: `False` removes both MFAs, leaving a plain ResNet basic block (the
             paper's ablation).
         batch_norm_momentum: momentum of the batch normalisation moving statistics.
+        sync_batch_norm: `True` normalises with statistics of the global batch of every
+            replica (`keras_drifa.layers.SynchronizedBatchNormalization`) when training on
+            several devices; the same as `False` on one device.
         **kwargs: standard layer arguments (`name`, `dtype`, ...).
 
     Input shape: `(batch, height, width, channels)`.
@@ -42,13 +46,17 @@ class RobustResidualAttentionBlock(keras.layers.Layer):
     (2, 8, 8, 16)
     """
 
-    def __init__(self, filters, strides=1, use_mfa=True, batch_norm_momentum=0.99, **kwargs):
+    def __init__(
+        self, filters, strides=1, use_mfa=True, batch_norm_momentum=0.99, sync_batch_norm=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         name = self.__class__.__name__
         self.filters = check_positive_int(name, "filters", filters)
         self.strides = check_positive_int(name, "strides", strides)
         self.use_mfa = _checks.boolean(name, "use_mfa", use_mfa)
         self.batch_norm_momentum = batch_norm_momentum
+        self.sync_batch_norm = _checks.boolean(name, "sync_batch_norm", sync_batch_norm)
         dtype = self.dtype_policy
         # Channels last whatever the global setting when the block is created: `build`
         # refuses channels-first, and the attention only works on channels-last maps.
@@ -60,17 +68,20 @@ class RobustResidualAttentionBlock(keras.layers.Layer):
             filters, 3, padding="same", data_format="channels_last",
             kernel_initializer=StackedGlorotUniform(), name="conv_2", dtype=dtype,
         )
-        self.bn_1 = keras.layers.BatchNormalization(
-            momentum=batch_norm_momentum, name="bn_1", dtype=dtype
-        )
-        self.bn_2 = keras.layers.BatchNormalization(
-            momentum=batch_norm_momentum, name="bn_2", dtype=dtype
-        )
+        self.bn_1 = self._batch_norm("bn_1")
+        self.bn_2 = self._batch_norm("bn_2")
         if self.use_mfa:
             self.mfa_1 = MultiBranchFusionAttention(filters, name="mfa_1", dtype=dtype)
             self.mfa_2 = MultiBranchFusionAttention(filters, name="mfa_2", dtype=dtype)
         self.shortcut_conv = None
         self.shortcut_bn = None
+
+    def _batch_norm(self, name):
+        kind = (
+            SynchronizedBatchNormalization if self.sync_batch_norm
+            else keras.layers.BatchNormalization
+        )
+        return kind(momentum=self.batch_norm_momentum, name=name, dtype=self.dtype_policy)
 
     def build(self, input_shape):
         channels = feature_map_channels(self, input_shape)
@@ -86,9 +97,7 @@ class RobustResidualAttentionBlock(keras.layers.Layer):
                 kernel_initializer=StackedGlorotUniform(), name="shortcut_conv",
                 dtype=self.dtype_policy,
             )
-            self.shortcut_bn = keras.layers.BatchNormalization(
-                momentum=self.batch_norm_momentum, name="shortcut_bn", dtype=self.dtype_policy
-            )
+            self.shortcut_bn = self._batch_norm("shortcut_bn")
             self.shortcut_conv.build(input_shape)
             self.shortcut_bn.build(hidden_shape)
 
@@ -117,6 +126,7 @@ class RobustResidualAttentionBlock(keras.layers.Layer):
                 "strides": self.strides,
                 "use_mfa": self.use_mfa,
                 "batch_norm_momentum": self.batch_norm_momentum,
+                "sync_batch_norm": self.sync_batch_norm,
             }
         )
         return config

@@ -3,11 +3,13 @@
 import keras
 
 from keras_drifa import _backend, _checks, _saving
+from keras_drifa.distributed._torch_ddp import DataParallelTraining
 from keras_drifa.layers import (
     MCDropout,
     MultiBranchFusionAttention,
     MultimodalInformationFusionAttention,
     RobustResidualAttentionBlock,
+    SynchronizedBatchNormalization,
 )
 from keras_drifa.layers._initializers import StackedGlorotUniform
 from keras_drifa.layers._validation import check_channels_last
@@ -23,7 +25,7 @@ PAPER_BLOCKS_PER_STAGE = (2, 2, 2, 2)
 
 
 @keras.saving.register_keras_serializable(package="keras_drifa")
-class DRIFANet(keras.Model):
+class DRIFANet(DataParallelTraining, keras.Model):
     """The functional model `build_model` returns: a `keras.Model` in every respect.
 
     Its two additions: `compile` also creates the optimizer's, loss trackers' and metrics'
@@ -67,6 +69,7 @@ def build_model(
     use_mfa=True,
     use_mifa=True,
     batch_norm_momentum=0.99,
+    sync_batch_norm=False,
     mc_dropout="on_demand",
     modality_names=None,
     task_names=None,
@@ -121,6 +124,11 @@ def build_model(
             backbone's batch normalisation (Keras's and the authors' 0.99). Short
             trainings (a few hundred steps) predict better with 0.9: the moving averages
             then catch up with the weights.
+        sync_batch_norm: `True` gives the `"drifa"` backbone
+            `keras_drifa.layers.SynchronizedBatchNormalization`: when training on several
+            devices (`keras_drifa.distributed`), batch statistics cover the global batch
+            instead of each replica's part. The same model as `False` on one device, and
+            the same weights (a file saved with one loads into the other).
         mc_dropout: `"on_demand"` (deterministic inference; sample with
             `keras_drifa.mc_sampling(model)`) or `"always"` (the authors' always-on
             dropout).
@@ -150,6 +158,7 @@ def build_model(
     use_mfa = _checks.boolean("build_model", "use_mfa", use_mfa)
     use_mifa = _checks.boolean("build_model", "use_mifa", use_mifa)
     trainable_backbone = _checks.boolean("build_model", "trainable_backbone", trainable_backbone)
+    sync_batch_norm = _checks.boolean("build_model", "sync_batch_norm", sync_batch_norm)
     modality_names = _arguments.modality_names(modalities, modality_names)
     shapes = _arguments.input_shapes(input_shape, modality_names)
     tasks = _arguments.tasks(num_classes, task_names)
@@ -157,6 +166,11 @@ def build_model(
     uses_drifa = backbones.is_drifa(backbone)
     if uses_drifa:
         backbones.check_drifa_arguments(backbone_weights, feature_layers, trainable_backbone)
+    elif sync_batch_norm:
+        raise ValueError(
+            "build_model: sync_batch_norm=True applies to the 'drifa' backbone; received it "
+            f"with backbone={backbone!r:.80}, whose batch normalisation layers are its own."
+        )
     elif (widths, blocks_per_stage) != (PAPER_WIDTHS, PAPER_BLOCKS_PER_STAGE):
         raise ValueError(
             f"build_model: widths={widths} and blocks_per_stage={blocks_per_stage} shape the "
@@ -189,7 +203,7 @@ def build_model(
     if uses_drifa:
         features = _drifa_branches(
             inputs, modality_names, widths, blocks_per_stage, use_mfa, use_mifa, dropout,
-            batch_norm_momentum,
+            batch_norm_momentum, sync_batch_norm,
         )
     else:
         features = backbones.backbone_features(
@@ -224,11 +238,13 @@ def build_model(
 
 
 def _drifa_branches(
-    inputs, modality_names, widths, blocks_per_stage, use_mfa, use_mifa, dropout, momentum
+    inputs, modality_names, widths, blocks_per_stage, use_mfa, use_mifa, dropout, momentum,
+    sync_batch_norm,
 ):
     """The paper network: a stem per modality, then the RRA blocks with MFA, MIFA, dropout."""
     features = [
-        _stem(x, widths[0], use_mfa, momentum, prefix=m) for m, x in zip(modality_names, inputs)
+        _stem(x, widths[0], use_mfa, momentum, sync_batch_norm, prefix=m)
+        for m, x in zip(modality_names, inputs)
     ]
 
     for block in _block_plan(widths, blocks_per_stage):
@@ -236,7 +252,8 @@ def _drifa_branches(
         features = [
             RobustResidualAttentionBlock(
                 block["filters"], block["strides"], use_mfa=use_mfa,
-                batch_norm_momentum=momentum, name=f"{m}_block{k}",
+                batch_norm_momentum=momentum, sync_batch_norm=sync_batch_norm,
+                name=f"{m}_block{k}",
             )(x)
             for m, x in zip(modality_names, features)
         ]
@@ -276,14 +293,15 @@ def _fusion_head(features, modality_names, dropout):
     return keras.layers.Concatenate(name=FUSION_POOL)(pooled)
 
 
-def _stem(x, filters, use_mfa, momentum, prefix):
+def _stem(x, filters, use_mfa, momentum, sync_batch_norm, prefix):
     x = keras.layers.Conv2D(
         filters, 7, strides=2, padding="same", kernel_initializer=StackedGlorotUniform(),
         name=f"{prefix}_stem_conv",
     )(x)
     if use_mfa:
         x = MultiBranchFusionAttention(filters, name=f"{prefix}_stem_mfa")(x)
-    x = keras.layers.BatchNormalization(momentum=momentum, name=f"{prefix}_stem_bn")(x)
+    batch_norm = SynchronizedBatchNormalization if sync_batch_norm else keras.layers.BatchNormalization
+    x = batch_norm(momentum=momentum, name=f"{prefix}_stem_bn")(x)
     x = keras.layers.ReLU(name=f"{prefix}_stem_relu")(x)
     return keras.layers.MaxPooling2D(3, strides=2, padding="same", name=f"{prefix}_stem_pool")(x)
 

@@ -1,0 +1,73 @@
+"""One process of a data-parallel test run: trains a tiny DRIFA-Net and saves its weights.
+
+Run by tests/distributed/*.py in subprocesses (one per process or torchrun rank). The
+process sets itself up with `keras_drifa.distributed.setup()`, feeds its own part of every
+global batch (its `data_shard`), trains `--steps` SGD steps on fixed data and, on the
+chief, writes every weight (trainable and batch-norm statistics) to `--out` (.npz).
+Usage: python train_worker.py --out W.npz [--steps 2] [--sync-batch-norm] [--ensemble]
+       [--virtual-devices N] [--learning-rate 0.05]
+"""
+
+import argparse
+import contextlib
+import os
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--out", required=True)
+parser.add_argument("--steps", type=int, default=2)
+parser.add_argument("--global-batch", type=int, default=8)
+parser.add_argument("--learning-rate", type=float, default=0.05)
+parser.add_argument("--sync-batch-norm", action="store_true")
+parser.add_argument("--dropout-rate", type=float, default=0.0)
+parser.add_argument("--ensemble", action="store_true")
+parser.add_argument("--virtual-devices", type=int, default=1)
+parser.add_argument("--single", action="store_true", help="no setup(): the one-device reference")
+args = parser.parse_args()
+
+if args.virtual_devices > 1 and os.environ.get("KERAS_BACKEND") == "tensorflow":
+    import tensorflow as tf
+
+    (cpu,) = tf.config.list_physical_devices("CPU")
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * args.virtual_devices
+    )
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_drifa  # noqa: E402
+
+cluster = None if args.single else keras_drifa.distributed.setup()
+shard = cluster.data_shard if cluster is not None else None
+
+
+def build():
+    return keras_drifa.build_model(
+        2, (16, 16, 3), (3, 4), widths=(4, 4, 8, 8), blocks_per_stage=(1, 1, 1, 1),
+        dropout_rate=args.dropout_rate, sync_batch_norm=args.sync_batch_norm,
+    )
+
+
+rng = np.random.default_rng(0)
+n = args.global_batch * args.steps
+x = [rng.random((n, 16, 16, 3), dtype="float32") for _ in range(2)]
+y = [np.eye(k, dtype="float32")[rng.integers(0, k, n)] for k in (3, 4)]
+batch = args.global_batch
+if shard is not None:
+    # This process's part of every global batch: rows [k*b/p, (k+1)*b/p) of each.
+    index, count = shard
+    part = batch // count
+    rows = np.concatenate(
+        [np.arange(s * batch + index * part, s * batch + (index + 1) * part) for s in range(args.steps)]
+    )
+    x, y, batch = [v[rows] for v in x], [v[rows] for v in y], part
+
+keras.utils.set_random_seed(1)
+with cluster.scope() if cluster is not None else contextlib.nullcontext():
+    model = (
+        keras_drifa.MCDropoutEnsemble(build, num_members=2) if args.ensemble else build()
+    )
+    model.compile(optimizer=keras.optimizers.SGD(args.learning_rate), loss="categorical_crossentropy")
+model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0)
+if cluster is None or cluster.is_chief:
+    np.savez(args.out, **{f"{i}:{v.path}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.weights)})
