@@ -21,6 +21,9 @@ parser.add_argument("--sync-batch-norm", action="store_true")
 parser.add_argument("--dropout-rate", type=float, default=0.0)
 parser.add_argument("--ensemble", action="store_true")
 parser.add_argument("--virtual-devices", type=int, default=1)
+parser.add_argument("--shuffle", action="store_true", help="fit(shuffle=True): per-process row order")
+parser.add_argument("--inference-out", help="also save Grad-CAM maps and uncertainty of this process's rows")
+parser.add_argument("--reference-shards", type=int, default=1, help="with --single: inference per shard's rows")
 parser.add_argument("--single", action="store_true", help="no setup(): the one-device reference")
 args = parser.parse_args()
 
@@ -53,14 +56,19 @@ n = args.global_batch * args.steps
 x = [rng.random((n, 16, 16, 3), dtype="float32") for _ in range(2)]
 y = [np.eye(k, dtype="float32")[rng.integers(0, k, n)] for k in (3, 4)]
 batch = args.global_batch
-if shard is not None:
-    # This process's part of every global batch: rows [k*b/p, (k+1)*b/p) of each.
-    index, count = shard
+
+
+def shard_rows(index, count):
+    """Shard `index`'s part of every global batch: rows [k*b/p, (k+1)*b/p) of each."""
     part = batch // count
-    rows = np.concatenate(
+    return np.concatenate(
         [np.arange(s * batch + index * part, s * batch + (index + 1) * part) for s in range(args.steps)]
     )
-    x, y, batch = [v[rows] for v in x], [v[rows] for v in y], part
+
+
+if shard is not None:
+    rows = shard_rows(*shard)
+    x, y, batch = [v[rows] for v in x], [v[rows] for v in y], batch // shard[1]
 
 keras.utils.set_random_seed(1)
 with cluster.scope() if cluster is not None else contextlib.nullcontext():
@@ -68,6 +76,31 @@ with cluster.scope() if cluster is not None else contextlib.nullcontext():
         keras_drifa.MCDropoutEnsemble(build, num_members=2) if args.ensemble else build()
     )
     model.compile(optimizer=keras.optimizers.SGD(args.learning_rate), loss="categorical_crossentropy")
-model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0)
+model.fit(x, y, batch_size=batch, epochs=1, shuffle=args.shuffle, verbose=0)
 if cluster is None or cluster.is_chief:
     np.savez(args.out, **{f"{i}:{v.path}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.weights)})
+
+def inference(rows_x):
+    """Grad-CAM of a member (or the model) and the ensemble's seeded MC uncertainty."""
+    results = {}
+    net = model.members[0] if args.ensemble else model
+    cam = keras_drifa.explain.GradCAM(net)
+    for modality, maps in cam(rows_x, task=0, verbose=0).raw.items():
+        results[f"gradcam/{modality}"] = np.asarray(maps)
+    if args.ensemble:
+        u = model.predict_uncertainty(rows_x, num_samples=4, seed=0, verbose=0)
+        for task, measures in u.items():
+            for measure, value in measures.items():
+                results[f"{task}/{measure}"] = np.asarray(value)
+    return results
+
+
+if args.inference_out:
+    # Each process explains its own rows; the one-device reference explains each shard's
+    # rows on their own (MC dropout masks depend on a row's batch, not on the devices).
+    if cluster is None:
+        for k in range(args.reference_shards):
+            part = shard_rows(k, args.reference_shards)
+            np.savez(f"{args.inference_out}.{k}.npz", **inference([v[part] for v in x]))
+    else:
+        np.savez(f"{args.inference_out}.{cluster.process_index}.npz", **inference(x))
