@@ -118,6 +118,21 @@ def image_size(where, value, minimum=1, allow_none=False):
     return int(value[0]), int(value[1])
 
 
+def shard(where, value):
+    """`None`, or `(index, count)`: integers with count >= 1 and 0 <= index < count -> a tuple."""
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ValueError(
+            f"{where}: shard must be None or (index, count), this worker's index and the "
+            f"number of workers; received {value!r}."
+        )
+    received = f"shard={tuple(value)!r}"
+    count = integer(where, f"the count in {received}", value[1], minimum=1)
+    index = integer(where, f"the index in {received}", value[0], minimum=0, maximum=count - 1)
+    return index, count
+
+
 def choice(where, name, value, options):
     if not isinstance(value, str) or value not in options:
         raise ValueError(f"{where}: {name} must be one of {options}; received {value!r}.")

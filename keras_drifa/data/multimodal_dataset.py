@@ -34,6 +34,22 @@ class MultimodalDataset(keras.utils.PyDataset):
     unless it is called with `shuffle=False`.) Augmentation runs per modality on each
     batch, in the workers when `workers > 1`.
 
+    With `shard=(index, count)`, each of `count` data-parallel workers (processes) feeds
+    its part of every global batch: the epoch order is computed over all rows, the same
+    on every worker; global batch b is `batch_size * count` consecutive rows of it, split
+    into `count` equal consecutive parts, and worker `index` yields part `index`. So
+    `batch_size` is the per-worker batch, every worker has the same `len()`, and within
+    an epoch the workers' rows are disjoint and together cover every row once. When
+    `count` does not divide the number of rows, the order is padded to a multiple of
+    `count` by repeating its first rows (at most `count - 1` rows per epoch are seen
+    twice), so that the last global batch, which may be smaller, still splits evenly.
+    `on_epoch_end` must run on every worker the same number of times (`fit` calls it once
+    per epoch), which keeps the workers' orders in step. `fit(..., shuffle=False)` is not
+    required: the shards stay disjoint in whatever order `fit` takes the batches. But
+    `fit`'s default shuffling of the batches draws from Python's `random`, so seed it
+    alike on every worker (`keras.utils.set_random_seed`), or pass `shuffle=False`, for
+    every step to feed the parts of one global batch.
+
     Args:
         inputs: paired: `{modality: images}` (or a list, named `modality_0`, ...), arrays
             with one row per case. Unpaired: `{modality: source}` (or a list), each source
@@ -55,13 +71,17 @@ class MultimodalDataset(keras.utils.PyDataset):
         augment: `{modality: augmentation}`, each a Keras preprocessing layer, a
             `keras.Sequential` of them, or any function of a batch of images. Layers are
             called with `training=True`.
+        shard: `None` (default: all rows) or `(index, count)`, this worker's index and
+            the number of data-parallel workers, e.g.
+            `(jax.process_index(), jax.process_count())`; see above.
         **kwargs: `workers`, `use_multiprocessing` and `max_queue_size` of
             `keras.utils.PyDataset`.
 
     Attributes:
         seed: the seed in use (drawn at random when `seed=None`).
         epoch: how many times `on_epoch_end` has run; the current order depends on it.
-        num_samples: rows per epoch (the longest source's length).
+        num_samples: rows per epoch (the longest source's length), over all shards.
+        shard: the `(index, count)` in use, or `None`.
 
     Example:
 
@@ -89,6 +109,7 @@ class MultimodalDataset(keras.utils.PyDataset):
         shuffle=True,
         seed=None,
         augment=None,
+        shard=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -103,6 +124,7 @@ class MultimodalDataset(keras.utils.PyDataset):
             if seed is None
             else _checks.seed(where, seed)
         )
+        self.shard = _checks.shard(where, shard)
         inputs = _named(where, "inputs", inputs, "modality")
         if mode == "paired":
             self._images, labels, known = _paired(where, inputs, targets, task_names)
@@ -124,8 +146,10 @@ class MultimodalDataset(keras.utils.PyDataset):
         self._augment = _augmentations(where, augment, list(self._images))
         self._lengths = {m: len(x) for m, x in self._images.items()}
         self.num_samples = max(self._lengths.values())
+        count = self.shard[1] if self.shard else 1
+        self._shard_samples = math.ceil(self.num_samples / count)
         self.epoch = 0
-        self._orders = self._epoch_orders(0)
+        self._orders = self._shard_orders(self._epoch_orders(0))
 
     @property
     def modality_names(self):
@@ -136,7 +160,7 @@ class MultimodalDataset(keras.utils.PyDataset):
         return list(self._labels)
 
     def __len__(self):
-        return math.ceil(self.num_samples / self.batch_size)
+        return math.ceil(self._shard_samples / self.batch_size)
 
     def __getitem__(self, index):
         if not 0 <= index < len(self):
@@ -155,7 +179,7 @@ class MultimodalDataset(keras.utils.PyDataset):
 
     def on_epoch_end(self):
         self.epoch += 1
-        self._orders = self._epoch_orders(self.epoch)
+        self._orders = self._shard_orders(self._epoch_orders(self.epoch))
 
     def _epoch_orders(self, epoch):
         """Row order of every modality for one epoch, a pure function of (seed, epoch)."""
@@ -176,6 +200,23 @@ class MultimodalDataset(keras.utils.PyDataset):
                 order = np.tile(np.arange(length), cycles)
             orders[m] = order[: self.num_samples]
         return orders
+
+    def _shard_orders(self, orders):
+        """This shard's rows of the epoch orders: its part of every global batch, in order."""
+        if self.shard is None or self.shard[1] == 1:
+            return orders
+        index, count = self.shard
+        full = self.num_samples // (self.batch_size * count) * self.batch_size * count
+        sharded = {}
+        for m, order in orders.items():
+            padded = np.resize(order, count * self._shard_samples)  # wraps around
+            sharded[m] = np.concatenate(
+                [
+                    padded[:full].reshape(-1, count, self.batch_size)[:, index].ravel(),
+                    padded[full:].reshape(count, -1)[index],  # the smaller last batch
+                ]
+            )
+        return sharded
 
     def _encode(self, where, task, labels, num_classes, known_classes):
         labels = np.asarray(labels)

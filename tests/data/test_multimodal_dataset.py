@@ -137,6 +137,95 @@ def test_augmentation_per_modality():
     np.testing.assert_array_equal(x["b"], images * 0.5)
 
 
+def _expected_shards(order, count, batch_size):
+    """The sharding rule written out: pad the order by wrap-around to a multiple of count,
+    cut it into global batches of batch_size * count rows, split each into count parts."""
+    padded = [order[i % len(order)] for i in range(-(-len(order) // count) * count)]
+    shards = [[] for _ in range(count)]
+    for start in range(0, len(padded), batch_size * count):
+        batch = padded[start : start + batch_size * count]
+        part = len(batch) // count
+        for k in range(count):
+            shards[k].append(batch[k * part : (k + 1) * part])
+    return shards
+
+
+def _batches(dataset, modality):
+    return [_row_ids(dataset[i][0][modality]) for i in range(len(dataset))]
+
+
+@pytest.mark.parametrize("n, count", [(12, 4), (10, 4), (11, 3), (2, 4), (7, 1)])
+def test_shards_split_every_global_batch_and_together_cover_the_epoch(n, count):
+    whole = _paired(n, batch_size=1)
+    order = [r for batch in _batches(whole, "a") for r in batch]
+    shards = [_paired(n, batch_size=2, shard=(k, count)) for k in range(count)]
+    batches = [_batches(shard, "a") for shard in shards]
+    assert batches == _expected_shards(order, count, batch_size=2)
+    assert len({len(shard) for shard in shards}) == 1
+    assert all(len(b) == 2 for shard in batches for b in shard[:-1])
+    for k, shard in enumerate(shards):
+        assert shard.num_samples == n and shard.shard == (k, count)
+        for x, y in (shard[i] for i in range(len(shard))):
+            assert _row_ids(x["a"]) == _row_ids(x["b"])
+            np.testing.assert_array_equal(y["t"].argmax(-1), np.array(_row_ids(x["a"])) % 3)
+    rows = [r for shard in batches for b in shard for r in b]
+    padding = len(rows) - n
+    assert padding == (-n) % count and padding <= count - 1
+    assert sorted(rows) == sorted(order + order[:padding])  # disjoint apart from the padding
+    if n % count == 0:  # the shards' batch b, side by side, is the global batch b
+        everyone = _paired(n, batch_size=2 * count)
+        for b in range(len(everyone)):
+            x, y = everyone[b]
+            parts = [shard[b] for shard in shards]
+            for m in ("a", "b"):
+                np.testing.assert_array_equal(np.concatenate([p[0][m] for p in parts]), x[m])
+            np.testing.assert_array_equal(np.concatenate([p[1]["t"] for p in parts]), y["t"])
+
+
+def test_shards_follow_the_seed_and_on_epoch_end_alike():
+    def epochs(shard, epochs=3, seed=5):
+        dataset = _paired(11, batch_size=2, seed=seed, shard=shard)
+        return [[_row_ids(x["a"]) for x, _ in _epoch(dataset)] for _ in range(epochs)]
+
+    sharded = [epochs((k, 3)) for k in range(3)]
+    assert sharded == [epochs((k, 3)) for k in range(3)]  # same seed, same batches
+    assert epochs((0, 3), seed=6) != sharded[0]
+    unsharded = epochs(None)
+    for epoch in range(3):
+        order = [r for batch in unsharded[epoch] for r in batch]
+        assert [s[epoch] for s in sharded] == _expected_shards(order, 3, batch_size=2)
+    assert sharded[0][0] != sharded[0][1]  # reshuffled every epoch
+
+
+def test_unpaired_shards_take_their_part_of_every_modality_order():
+    sources = {"cells": _rows(25, k=3), "skin": _rows(6, k=2, channels=3)}
+
+    def dataset(**kwargs):
+        return MultimodalDataset(
+            sources, mode="unpaired", num_classes={"task_0": 3, "task_1": 2}, seed=0, **kwargs
+        )
+
+    whole = dataset(batch_size=25)
+    orders = {m: _row_ids(whole[0][0][m]) for m in sources}
+    shards = [dataset(batch_size=3, shard=(k, 4)) for k in range(4)]
+    assert [len(shard) for shard in shards] == [3, 3, 3, 3]
+    for m, task, classes in (("cells", "task_0", 3), ("skin", "task_1", 2)):
+        expected = _expected_shards(orders[m], 4, batch_size=3)
+        for k, shard in enumerate(shards):
+            assert _batches(shard, m) == expected[k]
+            for i in range(len(shard)):
+                x, y = shard[i]
+                np.testing.assert_array_equal(
+                    y[task].argmax(-1), np.array(_row_ids(x[m])) % classes
+                )
+
+
+def test_one_shard_is_the_whole_data_set_and_numpy_integers_are_accepted():
+    whole, one = _paired(batch_size=3), _paired(batch_size=3, shard=(np.int64(0), np.int32(1)))
+    assert one.shard == (0, 1) and all(type(v) is int for v in one.shard)
+    assert _batches(one, "a") == _batches(whole, "a") and whole.shard is None
+
+
 def _toy_model(shapes, classes):
     inputs = [keras.Input(shape, name=m) for m, shape in shapes.items()]
     features = [keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(2, 3)(x)) for x in inputs]
@@ -237,6 +326,38 @@ def test_fit_unpaired_with_worker_threads():
             "mode must be one of",
         ),
         (lambda a, y: MultimodalDataset({}, {"t": y}), "inputs must not be empty"),
+        (
+            lambda a, y: MultimodalDataset({"a": a}, {"t": y}, num_classes=3, shard=(4, 4)),
+            r"the index in shard=\(4, 4\) must be an integer from 0 to 3; received 4\.",
+        ),
+        (
+            lambda a, y: MultimodalDataset({"a": a}, {"t": y}, num_classes=3, shard=(-1, 2)),
+            r"the index in shard=\(-1, 2\) must be an integer from 0 to 1; received -1\.",
+        ),
+        (
+            lambda a, y: MultimodalDataset({"a": a}, {"t": y}, num_classes=3, shard=(0, 0)),
+            r"the count in shard=\(0, 0\) must be an integer >= 1; received 0\.",
+        ),
+        (
+            lambda a, y: MultimodalDataset({"a": a}, {"t": y}, num_classes=3, shard=(True, 2)),
+            r"the index in shard=\(True, 2\) must be an integer from 0 to 1; received True",
+        ),
+        (
+            lambda a, y: MultimodalDataset({"a": a}, {"t": y}, num_classes=3, shard=(0, 2.0)),
+            r"the count in shard=\(0, 2.0\) must be an integer >= 1; received 2.0",
+        ),
+        (
+            lambda a, y: MultimodalDataset({"a": a}, {"t": y}, num_classes=3, shard=(0, True)),
+            r"the count in shard=\(0, True\) must be an integer >= 1; received True",
+        ),
+        (
+            lambda a, y: MultimodalDataset({"a": a}, {"t": y}, num_classes=3, shard=2),
+            r"shard must be None or \(index, count\), .*; received 2\.",
+        ),
+        (
+            lambda a, y: MultimodalDataset({"a": a}, {"t": y}, num_classes=3, shard=(0, 1, 2)),
+            r"shard must be None or \(index, count\), .*; received \(0, 1, 2\)\.",
+        ),
         (
             lambda a, y: MultimodalDataset({"a": a[:0]}, {"t": y[:0]}, num_classes=3),
             "at least one row",
