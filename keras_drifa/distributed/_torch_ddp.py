@@ -64,7 +64,8 @@ class DataParallelTraining:
     """Mixin for `keras.Model` subclasses: DDP training steps under `torch.distributed`.
 
     Does nothing unless the backend is PyTorch and `keras_drifa.distributed.setup()` has
-    joined a process group of several ranks.
+    joined a process group of several ranks; one rule holds on every engine: with several
+    processes `fit` defaults to `shuffle=False` (see `fit`).
     """
 
     def __call__(self, *args, **kwargs):
@@ -102,6 +103,13 @@ class DataParallelTraining:
         return state["wrapper"]
 
     def fit(self, *args, **kwargs):
+        current = _cluster.current()
+        if current is not None and current.num_processes > 1 and len(args) < 10:
+            # Keras shuffles the batch order with each process's own random state, so the
+            # processes would feed parts of different global batches (and the smaller last
+            # batch at different steps, which JAX refuses). A sharded MultimodalDataset
+            # reshuffles alike on every process; arrays keep their order.
+            kwargs.setdefault("shuffle", False)
         if _active() is not None:
             if len(args) > 5:  # callbacks given by position
                 args = list(args)
