@@ -11,5 +11,6 @@ and compiled under `cluster.scope()`, data sharded by `cluster.data_shard`. See 
 """
 
 from keras_drifa.distributed.cluster import ENGINES, Cluster, current, setup
+from keras_drifa.distributed.layouts import last_stage_layout_map
 
-__all__ = ["ENGINES", "Cluster", "current", "setup"]
+__all__ = ["ENGINES", "Cluster", "current", "last_stage_layout_map", "setup"]
