@@ -9,6 +9,7 @@ import importlib
 from keras_drifa import (
     callbacks,
     data,
+    distributed,
     evaluation,
     explain,
     layers,
@@ -27,6 +28,7 @@ __all__ = [
     "build_model",
     "callbacks",
     "data",
+    "distributed",
     "evaluation",
     "explain",
     "layers",
