@@ -11,7 +11,7 @@ import warnings
 import keras
 import numpy as np
 
-from keras_drifa import _checks
+from keras_drifa import _checks, distributed
 from keras_drifa.explain._methods import METHODS
 from keras_drifa.explain.gradcam import GradCAM
 from keras_drifa.explain.overlay import overlay
@@ -89,7 +89,8 @@ class GradCAMCallback(keras.callbacks.Callback):
     The callback does not change training: weights, optimizer state, the models' random
     generator states and the global random streams are as they would be without it. Files
     are written completely or not at all. When writing fails (a full disk, a missing
-    permission) it warns and training continues.
+    permission) it warns and training continues. With several processes
+    (`keras_drifa.distributed`) every process computes the maps and the chief writes them.
 
     Args:
         inputs: the samples to explain, one array per modality (a list in input order or a
@@ -241,6 +242,10 @@ class GradCAMCallback(keras.callbacks.Callback):
         try:
             with _preserved_state(self.model):
                 figure = self.figure(epoch)
+            if not distributed.is_chief():
+                # Every process computes the maps (its compiled functions may span all
+                # processes); one writes them.
+                return
             buffer = io.BytesIO()
             figure.savefig(buffer, format="png")
             png = buffer.getvalue()

@@ -10,7 +10,7 @@ and compiled under `cluster.scope()`, data sharded by `cluster.data_shard`. See 
 "Training on several devices or machines", and `examples/distributed_training.py`.
 """
 
-from keras_drifa.distributed.cluster import ENGINES, Cluster, current, setup
+from keras_drifa.distributed.cluster import ENGINES, Cluster, current, is_chief, setup
 from keras_drifa.distributed.layouts import last_stage_layout_map
 
-__all__ = ["ENGINES", "Cluster", "current", "last_stage_layout_map", "setup"]
+__all__ = ["ENGINES", "Cluster", "current", "is_chief", "last_stage_layout_map", "setup"]

@@ -117,6 +117,12 @@ def current():
     return _current
 
 
+def is_chief():
+    """Whether this process writes files and prints: process 0, or any process before
+    `setup()` (one process alone is its own chief)."""
+    return _current is None or _current.is_chief
+
+
 def setup(devices=None, *, coordinator_address=None, num_processes=None, process_index=None):
     """Prepares this process for data-parallel training on the backend's own engine.
 

@@ -38,7 +38,7 @@ def runs(tmp_path_factory):
     two_processes = [
         launch.start(
             [launch.WORKER, *ENSEMBLE, "--out", out / "processes.npz",
-             "--inference-out", out / "processes"],
+             "--inference-out", out / "processes", "--gradcam-log-dir", out / "gradcam"],
             launch.environment(
                 KERAS_BACKEND="jax", KERAS_DISTRIBUTION_JOB_ADDRESSES=f"127.0.0.1:{port}",
                 KERAS_DISTRIBUTION_NUM_PROCESSES=2, KERAS_DISTRIBUTION_PROCESS_ID=i,
@@ -88,3 +88,8 @@ def test_each_process_samples_and_explains_its_rows_as_one_device(runs, process)
     assert {"gradcam/modality_0", "task_0/mutual_information"} <= set(reference)
     assert reference["gradcam/modality_0"].shape[0] == 8
     assert max_difference(runs / f"one.{process}.npz", runs / f"processes.{process}.npz") < TOLERANCE
+
+
+def test_gradcam_callback_writes_once_under_two_processes(runs):
+    # Both processes compute the maps; the chief alone writes the figure.
+    assert sorted(p.name for p in (runs / "gradcam").iterdir()) == ["epoch_001.png"]

@@ -24,6 +24,7 @@ parser.add_argument("--virtual-devices", type=int, default=1)
 parser.add_argument("--shuffle", action="store_true", help="fit(shuffle=True): per-process row order")
 parser.add_argument("--inference-out", help="also save Grad-CAM maps and uncertainty of this process's rows")
 parser.add_argument("--reference-shards", type=int, default=1, help="with --single: inference per shard's rows")
+parser.add_argument("--gradcam-log-dir", help="fit with a GradCAMCallback writing here")
 parser.add_argument("--single", action="store_true", help="no setup(): the one-device reference")
 args = parser.parse_args()
 
@@ -76,7 +77,11 @@ with cluster.scope() if cluster is not None else contextlib.nullcontext():
         keras_drifa.MCDropoutEnsemble(build, num_members=2) if args.ensemble else build()
     )
     model.compile(optimizer=keras.optimizers.SGD(args.learning_rate), loss="categorical_crossentropy")
-model.fit(x, y, batch_size=batch, epochs=1, shuffle=args.shuffle, verbose=0)
+callbacks = []
+if args.gradcam_log_dir:
+    callbacks.append(keras_drifa.callbacks.GradCAMCallback(
+        [v[:2] for v in x], args.gradcam_log_dir, tensorboard=False))
+model.fit(x, y, batch_size=batch, epochs=1, shuffle=args.shuffle, verbose=0, callbacks=callbacks)
 if cluster is None or cluster.is_chief:
     np.savez(args.out, **{f"{i}:{v.path}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.weights)})
 
