@@ -35,17 +35,28 @@ def start(args, env):
     )
 
 
-def wait_all(processes, timeout=TIMEOUT_S):
-    """Waits for every process; kills them all and raises with their output if one fails."""
+def wait_all(processes, timeout=TIMEOUT_S, kill=False):
+    """Waits for every process; kills them all and raises with their output if one fails.
+
+    With `kill=True` the processes are expected to hang (a peer died): they are killed
+    after `timeout` seconds without an error."""
     outputs = []
     try:
         for p in processes:
-            outputs.append(p.communicate(timeout=timeout)[0])
+            try:
+                outputs.append(p.communicate(timeout=timeout)[0])
+            except subprocess.TimeoutExpired:
+                if not kill:
+                    raise
+                os.killpg(p.pid, signal.SIGKILL)
+                outputs.append(p.communicate()[0])
     finally:
         for p in processes:
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
+    if kill:
+        return outputs
     failed = [(p.returncode, out) for p, out in zip(processes, outputs) if p.returncode]
     if failed or len(outputs) < len(processes):
         raise AssertionError(

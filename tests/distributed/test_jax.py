@@ -14,6 +14,8 @@ Batch normalisation needs nothing: the sharded step reduces over the global batc
 moving statistics (part of the compared weights) equal the one-device ones.
 """
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -93,3 +95,43 @@ def test_each_process_samples_and_explains_its_rows_as_one_device(runs, process)
 def test_gradcam_callback_writes_once_under_two_processes(runs):
     # Both processes compute the maps; the chief alone writes the figure.
     assert sorted(p.name for p in (runs / "gradcam").iterdir()) == ["epoch_001.png"]
+
+
+FAULT = ["--epochs", 3, "--momentum", 0.9, "--sync-batch-norm"]
+
+
+def test_a_killed_process_resumes_from_the_last_backup(tmp_path):
+    """Two processes train 3 epochs with BackupAndRestore; the last one kills itself
+    (SIGKILL) in the middle of epoch 2 (0-based), the other is then killed by the test, as a
+    job scheduler would. The relaunch resumes at epoch 2 with the weights, momenta and
+    iteration count of the backup taken after epoch 1, and ends where an uninterrupted
+    one-device run ends (tolerance as above: the same arithmetic, replayed)."""
+    port = launch.free_port()
+    cache = tmp_path / "jax_cache"  # the relaunch reuses the first attempt's compiled code
+
+    def attempt(**extra):
+        return [
+            launch.start(
+                [launch.WORKER, *FAULT, "--kill-at-epoch", 2, "--backup", tmp_path / "backup",
+                 "--out", tmp_path / "resumed.npz"],
+                launch.environment(
+                    KERAS_BACKEND="jax", KERAS_DISTRIBUTION_JOB_ADDRESSES=f"127.0.0.1:{port}",
+                    KERAS_DISTRIBUTION_NUM_PROCESSES=2, KERAS_DISTRIBUTION_PROCESS_ID=i,
+                    JAX_COMPILATION_CACHE_DIR=cache, **extra,
+                ),
+            )
+            for i in range(2)
+        ]
+
+    reference = launch.start(
+        [launch.WORKER, "--single", *FAULT, "--out", tmp_path / "uninterrupted.npz"],
+        launch.environment(KERAS_BACKEND="jax"),
+    )
+    first = attempt()
+    assert first[1].wait(timeout=launch.TIMEOUT_S) == -9  # killed itself
+    launch.wait_all([first[0]], timeout=0, kill=True)  # its peer cannot go on alone
+    assert not (tmp_path / "resumed.npz").exists()
+    port = launch.free_port()
+    launch.wait_all(attempt(KERAS_DRIFA_TEST_ATTEMPT=1) + [reference])
+    assert json.loads((tmp_path / "resumed.npz.json").read_text())["epochs"] == [2]
+    assert max_difference(tmp_path / "uninterrupted.npz", tmp_path / "resumed.npz") < TOLERANCE

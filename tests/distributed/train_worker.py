@@ -4,13 +4,17 @@ Run by tests/distributed/*.py in subprocesses (one per process or torchrun rank)
 process sets itself up with `keras_drifa.distributed.setup()`, feeds its own part of every
 global batch (its `data_shard`), trains `--steps` SGD steps on fixed data and, on the
 chief, writes every weight (trainable and batch-norm statistics) to `--out` (.npz).
-Usage: python train_worker.py --out W.npz [--steps 2] [--sync-batch-norm] [--ensemble]
-       [--virtual-devices N] [--learning-rate 0.05]
+Options (see --help): the model (--ensemble, --sync-batch-norm, --dropout-rate), the
+training (--steps per epoch, --epochs, --learning-rate, --momentum), inference on each
+process's rows afterwards (--inference-out), callbacks (--gradcam-log-dir, --backup) and a
+process that kills itself mid-epoch (--kill-at-epoch) for the fault tests.
 """
 
 import argparse
 import contextlib
+import json
 import os
+import signal
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", required=True)
@@ -25,6 +29,12 @@ parser.add_argument("--shuffle", action="store_true", help="fit(shuffle=True): p
 parser.add_argument("--inference-out", help="also save Grad-CAM maps and uncertainty of this process's rows")
 parser.add_argument("--reference-shards", type=int, default=1, help="with --single: inference per shard's rows")
 parser.add_argument("--gradcam-log-dir", help="fit with a GradCAMCallback writing here")
+parser.add_argument("--epochs", type=int, default=1)
+parser.add_argument("--momentum", type=float, default=0.0)
+parser.add_argument("--backup", help="fit with keras_drifa.callbacks.BackupAndRestore here")
+parser.add_argument("--kill-at-epoch", type=int,
+                    help="the last process kills itself in this epoch (0-based) unless "
+                    "KERAS_DRIFA_TEST_ATTEMPT is set (the relaunch)")
 parser.add_argument("--single", action="store_true", help="no setup(): the one-device reference")
 args = parser.parse_args()
 
@@ -76,13 +86,30 @@ with cluster.scope() if cluster is not None else contextlib.nullcontext():
     model = (
         keras_drifa.MCDropoutEnsemble(build, num_members=2) if args.ensemble else build()
     )
-    model.compile(optimizer=keras.optimizers.SGD(args.learning_rate), loss="categorical_crossentropy")
+    model.compile(optimizer=keras.optimizers.SGD(args.learning_rate, momentum=args.momentum), loss="categorical_crossentropy")
+class KillMidEpoch(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, step, logs=None):
+        if (self.epoch, step) == (args.kill_at_epoch, 1):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
 callbacks = []
+if args.backup:
+    callbacks.append(keras_drifa.callbacks.BackupAndRestore(args.backup, delete_checkpoint=False))
+last_process = shard is None or shard[0] == shard[1] - 1
+if args.kill_at_epoch is not None and last_process and "KERAS_DRIFA_TEST_ATTEMPT" not in os.environ:
+    callbacks.append(KillMidEpoch())
 if args.gradcam_log_dir:
     callbacks.append(keras_drifa.callbacks.GradCAMCallback(
         [v[:2] for v in x], args.gradcam_log_dir, tensorboard=False))
-model.fit(x, y, batch_size=batch, epochs=1, shuffle=args.shuffle, verbose=0, callbacks=callbacks)
+history = model.fit(x, y, batch_size=batch, epochs=args.epochs, shuffle=args.shuffle, verbose=0,
+                    callbacks=callbacks)
 if cluster is None or cluster.is_chief:
+    with open(f"{args.out}.json", "w") as f:
+        json.dump({"epochs": history.epoch}, f)
     np.savez(args.out, **{f"{i}:{v.path}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.weights)})
 
 def inference(rows_x):
