@@ -1,5 +1,6 @@
 """`BackupAndRestore`: Keras's fault-tolerance callback, safe with several processes."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -142,15 +143,16 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
                 if os.path.exists(path):
                     _replace_with_copy(path, path + ".bkp")
         partial = self._path("partial." + WEIGHTS_FILE)  # save_weights wants .weights.h5
-        self.model.save_weights(partial, overwrite=True)
-        with h5py.File(partial, "r+") as f:
-            f.attrs[EPOCH_ATTRIBUTE] = epoch
-        _move_into_place(partial, weights)
+        with _removed_on_error(partial):
+            self.model.save_weights(partial, overwrite=True)
+            with h5py.File(partial, "r+") as f:
+                f.attrs[EPOCH_ATTRIBUTE] = epoch
+            _move_into_place(partial, weights)
         partial = self._path("partial." + METADATA_FILE)
-        with open(partial, "w") as f:
-            json.dump({"epoch": epoch, "batch": 0}, f)
-        _move_into_place(partial, metadata)
-
+        with _removed_on_error(partial):
+            with open(partial, "w") as f:
+                json.dump({"epoch": epoch, "batch": 0}, f)
+            _move_into_place(partial, metadata)
 
 def stored_epoch(backup_dir):
     """The epoch a run resumes at from `backup_dir`: the one stored with the weights, else
@@ -183,5 +185,16 @@ def _move_into_place(partial, path):
 
 def _replace_with_copy(source, path):
     partial = path + ".partial"
-    shutil.copyfile(source, partial)
-    _move_into_place(partial, path)
+    with _removed_on_error(partial):
+        shutil.copyfile(source, partial)
+        _move_into_place(partial, path)
+
+
+@contextlib.contextmanager
+def _removed_on_error(partial):
+    try:
+        yield
+    except BaseException:
+        if os.path.exists(partial):
+            os.remove(partial)
+        raise

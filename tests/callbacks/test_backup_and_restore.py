@@ -85,6 +85,7 @@ def test_failed_save_leaves_the_previous_backup(tmp_path, monkeypatch):
     monkeypatch.setattr(model, "save_weights", fails_half_way)
     with pytest.raises(OSError, match="disk full"):
         callback.on_epoch_end(1)
+    assert sorted(os.listdir(tmp_path)) == sorted(before)  # the partial file removed
     for path, content in before.items():
         assert (tmp_path / path).read_bytes() == content
     assert stored_epoch(str(tmp_path)) == 1
