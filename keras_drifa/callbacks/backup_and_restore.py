@@ -74,8 +74,14 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     cluster = keras_drifa.distributed.setup()
     model.fit(train, epochs=20, callbacks=[
         keras_drifa.callbacks.BackupAndRestore("/shared/run-42/backup")])
-    # torchrun --max-restarts=3 ... restarts failed workers; they resume here.
     ```
+
+    On PyTorch, `torchrun --max-restarts=3` restarts every rank when one fails, and they
+    resume here. Launch it with `--rdzv-backend=c10d --rdzv-endpoint=HOST:PORT` and the
+    environment variable `TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1`: otherwise (and with the
+    default static rendezvous) the restarted ranks share the first attempt's store, read
+    the dead ranks' addresses from it and fail to connect (pytorch/pytorch#135712; seen
+    with torch 2.13 and gloo).
     """
 
     def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False,

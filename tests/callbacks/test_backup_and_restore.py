@@ -135,3 +135,19 @@ def test_only_the_chief_writes_and_deletes(tmp_path, monkeypatch):
 def test_rejected_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         BackupAndRestore(**{"backup_dir": "backup", **kwargs})
+
+
+def test_processes_resuming_at_different_epochs_are_refused(tmp_path, monkeypatch):
+    # A backup_dir that not every machine sees: the ranks would train different epochs.
+    class TorchRank(NotChief):
+        backend = "torch"
+
+    from keras_drifa.distributed import _torch_ddp
+
+    monkeypatch.setattr(keras_drifa.distributed, "current", lambda: TorchRank())
+    monkeypatch.setattr(_torch_ddp, "all_reduce_mean",
+                        lambda values: {"epoch": 1.0, "epoch_squared": 2.0})  # epochs 0 and 2
+    callback = BackupAndRestore(str(tmp_path))
+    callback.set_model(small_model())
+    with pytest.raises(RuntimeError, match="do not all resume at the same epoch"):
+        callback.on_train_begin()
