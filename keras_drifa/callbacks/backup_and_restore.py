@@ -31,7 +31,10 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     up. Saving differs from Keras's in three ways:
 
     - Only the chief process (`keras_drifa.distributed.current()` is `None` or
-      `.is_chief`) writes; after a data-parallel step every process holds the same weights.
+      `.is_chief`) writes; after a data-parallel step every process holds the same
+      weights. Batch-norm statistics are the exception without
+      `SynchronizedBatchNormalization`: each process keeps its own, and after a restore
+      every process continues with the chief's.
     - Every file is written under a temporary name in `backup_dir` and moved into place
       with `os.replace`, the weights first and `training_metadata.json` last. The epoch is
       also stored inside the weights file, and the restore takes it from there, so the
@@ -44,7 +47,8 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     failing peer) leaves in `backup_dir` either the previous backup or the new one, both
     complete, and the run resumes at the epoch that belongs to the weights it loads.
     Files are flushed to disk (`fsync`) before they are moved, but a machine that loses
-    power may still lose the last move on file systems that do not order metadata.
+    power may still lose the last move on file systems that do not order metadata. A
+    process killed while writing leaves a `partial.*` file, overwritten by the next save.
 
     Limits:
     - Backups are taken at the end of epochs only (`save_freq="epoch"`): Keras resumes at

@@ -71,6 +71,21 @@ def backed_up_once(tmp_path):
     return model, callback
 
 
+def test_restore_includes_a_lowered_learning_rate(tmp_path):
+    model = small_model()
+    fit(model, 1, [])
+    model.optimizer.learning_rate = 0.01  # as ReduceLROnPlateau lowers it
+    callback = BackupAndRestore(str(tmp_path))
+    callback.set_model(model)
+    callback.on_epoch_end(0)
+    restored = small_model()
+    callback = BackupAndRestore(str(tmp_path))
+    callback.set_model(restored)
+    callback.on_train_begin()
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(restored.optimizer.learning_rate), 0.01, rtol=1e-6)
+
+
 def test_failed_save_leaves_the_previous_backup(tmp_path, monkeypatch):
     model, callback = backed_up_once(tmp_path)
     before = {p: (tmp_path / p).read_bytes() for p in os.listdir(tmp_path)}
