@@ -41,7 +41,8 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
       weights and their epoch always belong together.
     - With several processes, deleting the folder at the end of training
       (`delete_checkpoint=True`) waits until every process has finished `fit`, and the
-      chief deletes it. The restore checks that every process resumes at the same epoch.
+      chief deletes it. On PyTorch the restore checks that every process resumes at the
+      same epoch.
 
     Guarantee: a process killed at any moment (by a signal, an out-of-memory kill, a
     failing peer) leaves in `backup_dir` either the previous backup or the new one, both
@@ -56,7 +57,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
       batches on weights that have already seen them.
     - `backup_dir` must be on a local or mounted file system (for `os.replace`), and with
       several machines the same folder must be visible to all of them (a shared file
-      system); a process that finds no backup while another finds one raises.
+      system); on PyTorch, processes that do not all find the same backup raise.
     - State kept by other callbacks is not backed up: `ReduceLROnPlateau`'s learning rate
       is (it is the optimizer's), but its `wait`, `best` and `cooldown` counters start
       afresh, as do `EarlyStopping`'s.
