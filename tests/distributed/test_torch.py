@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ import time
 import keras
 import numpy as np
 import pytest
+
+import launch
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "torch",
@@ -38,12 +39,6 @@ TIMEOUT = 400  # seconds for all launches together; 77 measured on two busy core
 # after epochs 1, 2 and 3 (2 steps each). Without synchronised batch norm the trainable
 # weights end 1.2 apart.
 TOLERANCE = 1e-3
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def torchrun(*options):
@@ -85,10 +80,9 @@ class Launch:
 
     def start(self):
         os.makedirs(self.out)
-        env = dict(os.environ, KERAS_BACKEND="torch", TF_CPP_MIN_LOG_LEVEL="3",
-                   OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo",
-                   PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]),
-                   **self.env)
+        env = launch.environment(
+            KERAS_BACKEND="torch", OMP_NUM_THREADS=1, GLOO_SOCKET_IFNAME="lo",
+            PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]), **self.env)
         self.started = time.monotonic()
         self.logs = [os.path.join(self.out, f"log{i}.txt") for i in range(len(self.commands))]
         for command, log in zip(self.commands, self.logs):
@@ -131,9 +125,9 @@ class Launch:
 @pytest.fixture(scope="module")
 def launches(tmp_path_factory):
     root = tmp_path_factory.mktemp("torchrun")
-    nodes = free_port()
+    nodes = launch.free_port()
     two = Launch(root / "two", [
-        torchrun("--nproc_per_node=2", f"--master_port={free_port()}")
+        torchrun("--nproc_per_node=2", f"--master_port={launch.free_port()}")
         + ["--runs", "sync,local,ensemble"]])
     started = {
         "one": Launch(root / "one", [
@@ -149,7 +143,7 @@ def launches(tmp_path_factory):
         # rendezvous fails the same way on torch 2.13): the c10d rendezvous, unshared.
         "fault": Launch(root / "fault", [
             torchrun("--nproc_per_node=2", "--max-restarts=1", "--rdzv-backend=c10d",
-                     f"--rdzv-endpoint=127.0.0.1:{free_port()}", "--rdzv-id=fault")
+                     f"--rdzv-endpoint=127.0.0.1:{launch.free_port()}", "--rdzv-id=fault")
             + ["--runs", "sync", "--backup", str(root / "fault" / "backup"),
                "--kill-at-epoch", "2"]], env={"TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"}),
         # One process, no training: inference with the weights that two ranks trained.
@@ -161,8 +155,8 @@ def launches(tmp_path_factory):
     try:
         yield lambda name: started[name].wait(deadline)
     finally:
-        for launch in started.values():
-            launch.kill()
+        for run in started.values():
+            run.kill()
         print("launch seconds:", {k: round(v.seconds) for k, v in started.items() if v.done})
 
 
