@@ -12,14 +12,18 @@ The engine is the backend's own (see README, "Training on several devices or mac
     # PyTorch, 4 GPUs of one machine; two machines (node_rank 0 and 1)
     KERAS_BACKEND=torch torchrun --nproc_per_node=4 examples/distributed_training.py
     KERAS_BACKEND=torch torchrun --nnodes=2 --node_rank=0 --nproc_per_node=4 \\
-        --master_addr=host0 --master_port=29500 --max-restarts=3 examples/distributed_training.py
+        --master_addr=host0 --master_port=29500 examples/distributed_training.py
+    # PyTorch with restarts after a failure (see keras_drifa.callbacks.BackupAndRestore)
+    TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 KERAS_BACKEND=torch torchrun --nproc_per_node=4 \\
+        --rdzv-backend=c10d --rdzv-endpoint=localhost:29500 --max-restarts=3 \\
+        examples/distributed_training.py
 
 Without accelerators, `--virtual-devices 2` splits the CPU into two devices (JAX, TensorFlow)
 to try the script; `torchrun --nproc_per_node=2` does the same for PyTorch (gloo). The
 numbers on virtual devices show the overhead of the engine, not a speed-up.
 
 What differs from one-device training is three lines: `setup()`, building under
-`cluster.scope()`, and `shard=cluster.data_shard`. Checkpoints are written by the chief
+`cluster.scope()`, and `shard=cluster.data_shard, replicas=cluster.local_replicas`. Checkpoints are written by the chief
 only, atomically, and a relaunch (torchrun's `--max-restarts`, or your own on JAX) resumes
 from the last one with the optimizer's state and the epoch counter.
 """
@@ -73,6 +77,7 @@ def main(argv=None):
     import keras
 
     import keras_drifa
+    from keras_drifa.training import paper_schedule
     from keras_drifa import data as drifa_data
 
     cluster = keras_drifa.distributed.setup()  # 1: join the run
@@ -81,16 +86,18 @@ def main(argv=None):
 
     data = drifa_data.make_synthetic(
         args.samples, modalities=["cytology", "dermoscopy"], image_size=args.image_size,
-        num_classes=4, label_mode="paired", seed=0,
+        num_classes=(5, 7), seed=0,
     )
-    train_rows, val_rows, _ = drifa_data.stratified_split(data.labels["label"], 0.2, 0.0, seed=0)
+    first_task = data.task_names[0]
+    train_rows, val_rows, _ = drifa_data.stratified_split(data.labels[first_task], 0.2, 0.0, seed=0)
     images = lambda rows: {m: x[rows] for m, x in data.images.items()}  # noqa: E731
     labels = lambda rows: {t: y[rows] for t, y in data.labels.items()}  # noqa: E731
     batch_size = cluster.process_batch_size(args.global_batch_size)
     train, val = (
         drifa_data.MultimodalDataset(
             images(rows), labels(rows), num_classes=data.num_classes, batch_size=batch_size,
-            shuffle=shuffle, seed=0, shard=cluster.data_shard,  # 2: this process's part
+            shuffle=shuffle, seed=0,
+            shard=cluster.data_shard, replicas=cluster.local_replicas,  # 2: this process's part
         )
         for rows, shuffle in ((train_rows, True), (val_rows, False))
     )
@@ -104,20 +111,27 @@ def main(argv=None):
             sync_batch_norm=not args.no_sync_batch_norm,
         )
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy",
-                      metrics=["accuracy"])
+                      metrics=["accuracy"] * len(data.task_names))
 
     # The same recalibration rows on every process (batch-norm statistics stay alike).
     recalibration = images(train_rows[:64])
     callbacks = [
         keras_drifa.callbacks.BackupAndRestore(args.checkpoint_dir, delete_checkpoint=False),
-        *keras_drifa.training.paper_schedule(recalibration),
+        *paper_schedule(recalibration),
     ]
     start = time.perf_counter()
     history = model.fit(train, validation_data=val, epochs=args.epochs, callbacks=callbacks,
                         verbose=2 if cluster.is_chief else 0)
-    say(f"trained {len(history.epoch)} epochs in {time.perf_counter() - start:.1f} s; "
-        f"last val_loss {history.history['val_loss'][-1]:.4f}, "
-        f"val_accuracy {history.history['val_accuracy'][-1]:.3f}")
+    if not history.epoch:
+        say(f"nothing to train: the backup in {args.checkpoint_dir} is at epoch "
+            f"{args.epochs} already (delete it, or raise --epochs)")
+        return history
+    accuracies = ", ".join(
+        f"{t} {history.history[f'val_{t}_accuracy'][-1]:.3f}" for t in data.task_names
+    )
+    say(f"trained epochs {history.epoch[0] + 1}-{history.epoch[-1] + 1} in "
+        f"{time.perf_counter() - start:.1f} s; last val_loss "
+        f"{history.history['val_loss'][-1]:.4f}; validation accuracy {accuracies}")
     return history
 
 

@@ -1,4 +1,4 @@
-"""A Keras model's layers and functional graph: the one module that touches Keras internals.
+"""A Keras model's layers, graph and training state: the one module touching Keras internals.
 
 Grad-CAM, Monte Carlo sampling, `plot_embeddings`, the backbone copies and batch-norm
 recalibration all need to walk a functional model's graph or every layer inside a model,
@@ -14,12 +14,20 @@ Keras attributes (and nothing else private):
 - `Sequential._functional`: the functional model a built `keras.Sequential` wraps.
 - `Node.arguments.fill_in(values)`: a node's call arguments with its symbolic input
   tensors replaced, to call a copied layer the way the original was called.
+- `Trainer._initial_epoch`: the epoch `fit` starts at, set from `on_train_begin`, which
+  is how Keras's own `BackupAndRestore` resumes (`keras_drifa.callbacks.BackupAndRestore`
+  resumes at the epoch stored with its weights).
 
 Sub-models are then made with the public API: `keras.Model(inputs, outputs)` accepts
 intermediate symbolic tensors as inputs and outputs and shares the layers and weights.
 """
 
 import keras
+
+
+def set_initial_epoch(model, epoch):
+    """Makes the `fit` now starting on `model` begin at `epoch` (from `on_train_begin`)."""
+    model._initial_epoch = epoch
 
 
 def all_layers(model):

@@ -8,7 +8,7 @@ import shutil
 import h5py
 import keras
 
-from keras_drifa import distributed
+from keras_drifa import _graph, distributed
 
 # Keras's own file names in `backup_dir` (keras.callbacks.BackupAndRestore keeps them in
 # private attributes): the same names, so that either callback resumes from the other's
@@ -115,7 +115,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             # Keras's own callback resumes through this attribute, read by `fit` right
             # after `on_train_begin`; the epoch stored with the weights overrides the one
             # in training_metadata.json, which may be one backup behind.
-            self.model._initial_epoch = epoch
+            _graph.set_initial_epoch(self.model, epoch)
         cluster = distributed.current()
         if cluster is not None and cluster.backend == "torch" and cluster.num_processes > 1:
             from keras_drifa.distributed._torch_ddp import all_reduce_mean

@@ -48,7 +48,13 @@ class MultimodalDataset(keras.utils.PyDataset):
     required: the shards stay disjoint in whatever order `fit` takes the batches. But
     `fit`'s default shuffling of the batches draws from Python's `random`, so seed it
     alike on every worker (`keras.utils.set_random_seed`), or pass `shuffle=False`, for
-    every step to feed the parts of one global batch.
+    every step to feed the parts of one global batch (keras-drifa's models default to
+    `shuffle=False` under several processes).
+
+    With `replicas=n` (the devices this worker feeds, `Cluster.local_replicas`), every
+    batch has a multiple of `n` rows, as a step split over `n` devices needs: the order
+    is padded (repeating its first rows) to a multiple of `count * n` rows (at most
+    `count * n - 1` repeated rows), so the last batch splits evenly too.
 
     Args:
         inputs: paired: `{modality: images}` (or a list, named `modality_0`, ...), arrays
@@ -73,7 +79,10 @@ class MultimodalDataset(keras.utils.PyDataset):
             called with `training=True`.
         shard: `None` (default: all rows) or `(index, count)`, this worker's index and
             the number of data-parallel workers, e.g.
-            `(jax.process_index(), jax.process_count())`; see above.
+            `(jax.process_index(), jax.process_count())`, or `Cluster.data_shard` of
+            `keras_drifa.distributed.setup()`; see above.
+        replicas: devices this worker's batches are split over (default 1); `batch_size`
+            must be a multiple of it. See above.
         **kwargs: `workers`, `use_multiprocessing` and `max_queue_size` of
             `keras.utils.PyDataset`.
 
@@ -82,6 +91,7 @@ class MultimodalDataset(keras.utils.PyDataset):
         epoch: how many times `on_epoch_end` has run; the current order depends on it.
         num_samples: rows per epoch (the longest source's length), over all shards.
         shard: the `(index, count)` in use, or `None`.
+        replicas: the devices each batch is split over.
 
     Example:
 
@@ -110,6 +120,7 @@ class MultimodalDataset(keras.utils.PyDataset):
         seed=None,
         augment=None,
         shard=None,
+        replicas=1,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -125,6 +136,13 @@ class MultimodalDataset(keras.utils.PyDataset):
             else _checks.seed(where, seed)
         )
         self.shard = _checks.shard(where, shard)
+        self.replicas = _checks.positive_int(where, "replicas", replicas)
+        if self.batch_size % self.replicas:
+            raise ValueError(
+                f"{where}: batch_size={self.batch_size} is not a multiple of replicas="
+                f"{self.replicas}; every batch is split over the {self.replicas} devices, so "
+                f"choose a batch_size divisible by {self.replicas}."
+            )
         inputs = _named(where, "inputs", inputs, "modality")
         if mode == "paired":
             self._images, labels, known = _paired(where, inputs, targets, task_names)
@@ -147,7 +165,9 @@ class MultimodalDataset(keras.utils.PyDataset):
         self._lengths = {m: len(x) for m, x in self._images.items()}
         self.num_samples = max(self._lengths.values())
         count = self.shard[1] if self.shard else 1
-        self._shard_samples = math.ceil(self.num_samples / count)
+        self._shard_samples = (
+            math.ceil(self.num_samples / (count * self.replicas)) * self.replicas
+        )
         self.epoch = 0
         self._orders = self._shard_orders(self._epoch_orders(0))
 
@@ -203,9 +223,9 @@ class MultimodalDataset(keras.utils.PyDataset):
 
     def _shard_orders(self, orders):
         """This shard's rows of the epoch orders: its part of every global batch, in order."""
-        if self.shard is None or self.shard[1] == 1:
+        index, count = self.shard or (0, 1)
+        if count * self._shard_samples == self.num_samples and count == 1:
             return orders
-        index, count = self.shard
         full = self.num_samples // (self.batch_size * count) * self.batch_size * count
         sharded = {}
         for m, order in orders.items():

@@ -119,6 +119,9 @@ class DataParallelTraining:
         return super().fit(*args, **kwargs)
 
     def evaluate(self, *args, **kwargs):
-        if _active() is not None:
+        # Within `fit`, validation gets fit's CallbackList, which holds the reduction.
+        if _active() is not None and not isinstance(
+            kwargs.get("callbacks"), keras.callbacks.CallbackList
+        ):
             kwargs["callbacks"] = [ReduceLogsAcrossRanks(), *(kwargs.get("callbacks") or [])]
         return super().evaluate(*args, **kwargs)

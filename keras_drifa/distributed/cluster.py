@@ -49,6 +49,9 @@ class Cluster:
         data_shard: `(process_index, num_processes)` when each process must feed its own
             part of every global batch (several processes), else `None`; pass it to
             `MultimodalDataset(..., shard=cluster.data_shard)`.
+        local_replicas: the replicas this process feeds (its devices on JAX and
+            TensorFlow, 1 on PyTorch): `MultimodalDataset(..., replicas=...)` makes every
+            batch divisible among them.
         distribution: the engine object (a `keras.distribution.DataParallel`, a
             `tf.distribute.MirroredStrategy`) or `None` where there is none.
     """
@@ -68,6 +71,10 @@ class Cluster:
     @property
     def data_shard(self):
         return (self.process_index, self.num_processes) if self.num_processes > 1 else None
+
+    @property
+    def local_replicas(self):
+        return self.num_replicas // self.num_processes
 
     def process_batch_size(self, global_batch_size):
         """Rows this process feeds per step for a `global_batch_size`, which every
@@ -152,7 +159,8 @@ def setup(devices=None, *, coordinator_address=None, num_processes=None, process
         model = keras_drifa.build_model(modalities=2, sync_batch_norm=True)
         model.compile(optimizer="adam", loss="categorical_crossentropy")
     train = keras_drifa.data.MultimodalDataset(
-        inputs, targets, batch_size=cluster.process_batch_size(64), shard=cluster.data_shard)
+        inputs, targets, batch_size=cluster.process_batch_size(64), shard=cluster.data_shard,
+        replicas=cluster.local_replicas)
     model.fit(train, epochs=10, verbose=2 if cluster.is_chief else 0)
     ```
     """

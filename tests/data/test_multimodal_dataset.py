@@ -373,3 +373,24 @@ def test_bad_arguments_are_errors(build, message):
 def test_batch_index_out_of_range():
     with pytest.raises(IndexError, match="batch index 3 is out of range for 3 batches"):
         _paired()[3]
+
+
+@pytest.mark.parametrize("shard", [None, (0, 2), (1, 2)])
+def test_replicas_make_every_batch_divisible_among_the_devices(shard):
+    rows = np.arange(13, dtype="float32")[:, None]
+    ds = MultimodalDataset({"a": rows}, {"t": np.zeros(13, "int64")}, num_classes=2,
+                           batch_size=4, shuffle=False, shard=shard, replicas=2)
+    batches = [ds[i][0]["a"].ravel() for i in range(len(ds))]
+    assert all(len(b) % 2 == 0 for b in batches)
+    seen = np.concatenate(batches)
+    count = 1 if shard is None else 2
+    assert len(seen) * count - 13 <= count * 2 - 1  # the padding, repeated first rows
+
+
+def test_replicas_must_divide_the_batch():
+    with pytest.raises(ValueError, match="batch_size=5 is not a multiple of replicas=2"):
+        MultimodalDataset({"a": np.zeros((4, 1))}, {"t": np.zeros(4, "int64")}, num_classes=2,
+                          batch_size=5, replicas=2)
+    with pytest.raises(ValueError, match="replicas"):
+        MultimodalDataset({"a": np.zeros((4, 1))}, {"t": np.zeros(4, "int64")}, num_classes=2,
+                          replicas=0)
