@@ -4,6 +4,7 @@ import contextlib
 import json
 import os
 import shutil
+import tempfile
 
 import h5py
 import keras
@@ -134,6 +135,12 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         cluster = distributed.current()
         if cluster is None or cluster.is_chief:
             self._backup(epoch + 1)
+        elif cluster.backend == "jax":
+            # Reading variables that span several processes' devices is a collective on
+            # JAX (every process must take part, or the next step's data no longer
+            # matches): the other processes save too, and throw their copy away.
+            with tempfile.TemporaryDirectory() as folder:
+                self.model.save_weights(os.path.join(folder, WEIGHTS_FILE))
 
     def on_train_end(self, logs=None):
         if not self.delete_checkpoint:

@@ -7,7 +7,8 @@ chief, writes every weight (trainable and batch-norm statistics) to `--out` (.np
 Options (see --help): the model (--ensemble, --sync-batch-norm, --dropout-rate), the
 training (--steps per epoch, --epochs, --learning-rate, --momentum), inference on each
 process's rows afterwards (--inference-out), callbacks (--gradcam-log-dir, --backup) and a
-process that kills itself mid-epoch (--kill-at-epoch) for the fault tests.
+process that kills itself mid-epoch (environment variable KERAS_DRIFA_TEST_KILL_AT_EPOCH)
+for the fault tests.
 """
 
 import argparse
@@ -32,9 +33,6 @@ parser.add_argument("--gradcam-log-dir", help="fit with a GradCAMCallback writin
 parser.add_argument("--epochs", type=int, default=1)
 parser.add_argument("--momentum", type=float, default=0.0)
 parser.add_argument("--backup", help="fit with keras_drifa.callbacks.BackupAndRestore here")
-parser.add_argument("--kill-at-epoch", type=int,
-                    help="the last process kills itself in this epoch (0-based) unless "
-                    "KERAS_DRIFA_TEST_ATTEMPT is set (the relaunch)")
 parser.add_argument("--single", action="store_true", help="no setup(): the one-device reference")
 args = parser.parse_args()
 
@@ -92,15 +90,17 @@ class KillMidEpoch(keras.callbacks.Callback):
         self.epoch = epoch
 
     def on_train_batch_begin(self, step, logs=None):
-        if (self.epoch, step) == (args.kill_at_epoch, 1):
+        if (self.epoch, step) == (kill_at_epoch, 1):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
 callbacks = []
 if args.backup:
     callbacks.append(keras_drifa.callbacks.BackupAndRestore(args.backup, delete_checkpoint=False))
-last_process = shard is None or shard[0] == shard[1] - 1
-if args.kill_at_epoch is not None and last_process and "KERAS_DRIFA_TEST_ATTEMPT" not in os.environ:
+# The fault tests: the last process kills itself in this epoch (0-based), mid-epoch.
+kill_at_epoch = os.environ.get("KERAS_DRIFA_TEST_KILL_AT_EPOCH")
+if kill_at_epoch is not None and (shard is None or shard[0] == shard[1] - 1):
+    kill_at_epoch = int(kill_at_epoch)
     callbacks.append(KillMidEpoch())
 if args.gradcam_log_dir:
     callbacks.append(keras_drifa.callbacks.GradCAMCallback(
