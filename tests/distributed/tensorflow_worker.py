@@ -11,15 +11,19 @@ the test compares to `--out`:
 1. `sgd_{sync,plain}.npz`: every weight (`"{step}/{index}:{path}"`) after each of `STEPS`
    SGD steps of `GLOBAL_BATCH` rows (`fit`, `shuffle=False`), with synchronised and with
    plain batch normalisation.
-2. `model.npz`: for the sync model of 1 with its initial weights, `evaluate`, `predict`, `predict` after `save` /
-   `load_model` (in and outside the scope) and after `save_weights` / `load_weights`, and
-   the moving statistics after `recalibrate_batch_norm`.
+   `report.json` also gets the plain model's `predict` before and after writing its
+   weights back (which copies the first replica's moving statistics to every replica).
+2. `model.npz`: for the sync model of 1 given its initial weights back, `evaluate`,
+   `predict`, `predict` after `save` / `load_model` (in and outside the scope) and after
+   `save_weights` / `load_weights`, and the moving statistics after
+   `recalibrate_batch_norm`.
 3. Two epochs of that model with `paper_schedule`'s callbacks (batch-norm recalibration,
    `ReduceLROnPlateau`, `EarlyStopping`), `GradCAMCallback` and validation data: the
    history and the PNG files written go to `report.json`.
 4. `ensemble.npz`: an `MCDropoutEnsemble` trained an epoch, then given its initial
    weights back and sampled (`predict_uncertainty`, seeded) and explained (`GradCAM`,
    also with MC samples).
+5. (Two devices only.) Whether the two replicas of one step draw the same dropout masks.
 
 Usage: python tensorflow_worker.py --devices {1,2} --initial DIR --out DIR
 """
@@ -227,6 +231,22 @@ def main(devices, initial, out_folder):
     np.savez(out("ensemble.npz"), **results)
     tick("predict_uncertainty and GradCAM")
 
+    # 5. The dropout masks of the replicas of one step, in training and MC sampling.
+    if cluster is not None:
+        import tensorflow as tf
+
+        strategy = cluster.distribution
+        with scope():
+            layer = keras_drifa.layers.MCDropout(0.5)
+        layer.set_sampling(True)
+        for mode, training in (("training", True), ("sampling", False)):
+            step = tf.function(
+                lambda: strategy.run(lambda: layer(tf.ones((4, 64)), training=training))
+            )
+            first, second = (np.asarray(m) for m in strategy.experimental_local_results(step()))
+            report[f"replica_masks_equal_{mode}"] = bool(np.array_equal(first != 0, second != 0))
+
+    report["cpu_seconds"] = round(time.process_time(), 1)  # all threads
     with open(out("report.json"), "w") as file:
         json.dump(report, file, indent=1)
 

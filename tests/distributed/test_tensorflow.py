@@ -22,15 +22,21 @@ pytestmark = pytest.mark.skipif(
 
 WORKER = launch.WORKER.with_name("tensorflow_worker.py")
 
-# Two logical devices sum the batch statistics of the halves of a batch (and the halves'
-# gradients) where one device sums the whole batch at once: the same numbers added in
-# another order, so float32 round-off of a few ulps per step, amplified by SGD through
-# batch normalisation of 8 rows. One device alone shows the same amount: plain and
-# synchronised batch normalisation compute the same statistics by different formulas.
+# Sizes of the worker's run (tensorflow_worker.py).
 STEPS = 3
 GLOBAL_BATCH = 8
+# Why synchronised steps agree: two replicas sum the batch statistics of the halves of a
+# batch (SynchronizedBatchNormalization's all-reduce) and the halves' gradients (the
+# strategy's), where one device sums the whole batch at once: the same numbers added in
+# another order, so float32 round-off. Measured, relative to the size of the update from
+# the initial weights: 1.0e-5 after step 1 (max abs 8.8e-7), 6.5e-5 after step 2 and
+# 3.1e-2 after step 3, where round-off tips a kink (ReLU, max-pooling) of this tiny model
+# one way or the other; one device alone shows the same (plain against synchronised
+# batch normalisation, the same statistics by two formulas: 9.1e-6, 5.8e-5, 3.1e-2).
+# Plain batch normalisation on two replicas differs by 2.0 from the first step.
 FIRST_STEP_RTOL = 1e-4
 STEPS_RTOL = 0.1
+# Inference of the same weights: round-off only (measured 1.2e-7 for evaluate, 0 else).
 INFERENCE_ATOL = 1e-5
 
 
@@ -90,8 +96,11 @@ def _relative_difference(one, two, start, keys=None):
     """|two - one| / |one - start| over `keys` (default all): how far the runs' updates
     from `start` differ, relative to the update."""
     keys = list(one) if keys is None else keys
-    norm = lambda arrays: np.sqrt(sum(float(np.sum(np.square(a))) for a in arrays))
-    return norm(two[k] - one[k] for k in keys) / norm(one[k] - start[k] for k in keys)
+    return _norm(two[k] - one[k] for k in keys) / _norm(one[k] - start[k] for k in keys)
+
+
+def _norm(arrays):
+    return np.sqrt(sum(float(np.sum(np.square(a))) for a in arrays))
 
 
 def test_sync_batch_norm_steps_equal_one_device(runs):
@@ -104,7 +113,8 @@ def test_sync_batch_norm_steps_equal_one_device(runs):
     assert _relative_difference(one[1], two[1], one[0]) < FIRST_STEP_RTOL
     for step in range(1, STEPS + 1):
         assert _relative_difference(one[step], two[step], one[0]) < STEPS_RTOL, step
-    np.testing.assert_allclose(runs[2][1]["loss_sync"], runs[1][1]["loss_sync"], rtol=1e-5)
+    # fit's loss: the mean over the steps.
+    np.testing.assert_allclose(runs[2][1]["loss_sync"], runs[1][1]["loss_sync"], rtol=1e-3)
 
 
 def test_plain_batch_norm_uses_per_replica_statistics(runs):
@@ -128,13 +138,19 @@ def test_plain_batch_norm_keeps_a_copy_of_the_statistics_per_replica(runs):
     replica from its own rows, so the replicas' copies differ after `fit`: `predict`
     under the strategy normalises the second replica's rows with other statistics than
     the saved ones (the first replica's), until the weights are written back."""
-    for devices, differ in ((1, False), (2, True)):
+    for devices in (1, 2):
         report = runs[devices][1]
-        replica_copies = np.array(report["plain_predict_replica_copies"])
-        first_copy = np.array(report["plain_predict_first_copy"])
-        half = GLOBAL_BATCH // 2
-        np.testing.assert_allclose(replica_copies[:half], first_copy[:half], atol=1e-6)
-        assert (np.max(np.abs(replica_copies - first_copy)) > 1e-3) == differ, devices
+        difference = np.abs(
+            np.array(report["plain_predict_replica_copies"])
+            - np.array(report["plain_predict_first_copy"])
+        ).max(axis=-1).reshape(STEPS, 2, GLOBAL_BATCH // 2)  # (batch, replica, row)
+        # The first replica's rows of every batch: its own copy, the saved statistics.
+        assert np.max(difference[:, 0]) < 1e-6
+        # The second replica's: its copy, after three momentum-0.99 updates (7e-4).
+        if devices == 2:
+            assert np.min(difference[:, 1]) > 1e-4
+        else:
+            assert np.max(difference[:, 1]) < 1e-6
 
 
 def test_evaluate_predict_saving_and_recalibration_under_the_strategy(runs):
@@ -169,10 +185,24 @@ def test_ensemble_fit_predict_uncertainty_and_gradcam_equal_one_device(runs):
     assert any(k.startswith("uncertainty_") for k in one)
     assert any(k.startswith("gradcam_raw_") for k in one)
     assert any(k.startswith("gradcam_mc_raw_") for k in one)
-    # Seeded MC sampling, and Grad-CAM (whose MC masks come from the same seed states in
-    # both runs), of the same weights: inference only, so round-off only.
-    assert _max_difference(one, two) < INFERENCE_ATOL
-    assert min(float(np.max(np.abs(one[k]))) for k in one if "gradcam_raw_" in k) > 0
+    # Seeded MC sampling and Grad-CAM of the same weights. Both run models they build
+    # outside the scope (sampling copies, Grad-CAM's split graphs), so on one device even
+    # under the strategy: the same computation.
+    deterministic = [k for k in one if not k.startswith("gradcam_mc_")]
+    assert _max_difference(one, two, deterministic) < INFERENCE_ATOL
+    assert min(float(np.max(one[k])) for k in deterministic if "gradcam_raw_" in k) > 0
+    # Grad-CAM's MC samples draw unseeded masks: the same shapes and ranges.
+    for key in set(one) - set(deterministic):
+        assert two[key].shape == one[key].shape
+        assert np.all(np.isfinite(two[key])) and np.min(two[key]) >= 0
+
+
+def test_replicas_draw_dropout_masks_of_their_own(runs):
+    """Keras advances a `SeedGenerator` on each replica alike, so every replica would
+    drop the same units of its rows; `_backend.dropout` folds the replica into the seed."""
+    report = runs[2][1]
+    assert report["replica_masks_equal_training"] is False
+    assert report["replica_masks_equal_sampling"] is False
 
 
 def test_setup_refuses_several_tensorflow_workers(monkeypatch):
