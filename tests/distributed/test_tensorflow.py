@@ -171,7 +171,7 @@ def test_evaluate_predict_saving_and_recalibration_under_the_strategy(runs):
 
 def test_callbacks_inside_fit(runs):
     """`paper_schedule`'s callbacks and `GradCAMCallback` run inside `fit` under the
-    strategy (the values are not compared: six more steps amplify round-off too much)."""
+    strategy (the values are not compared: more steps amplify round-off too much)."""
     report = runs[2][1]
     history = report["callbacks_history"]
     assert len(history["val_loss"]) == 2 and np.all(np.isfinite(history["val_loss"]))
