@@ -2,7 +2,8 @@
 
 Everything else in the package is written with `keras.ops` and runs unchanged on
 TensorFlow, JAX and PyTorch. What is here has no portable Keras API: a state update that
-must happen outside `jax.lax.cond`, TensorFlow's retracing, running a model without
+must happen outside `jax.lax.cond`, dropout masks of their own on each replica of a
+TensorFlow `MirroredStrategy` step, TensorFlow's retracing, running a model without
 recording gradients (compiled where op-by-op execution is slow), differentiating a model
 output with respect to an intermediate tensor (Grad-CAM), and PyTorch's global random
 generator, which unseeded dropout draws from.
@@ -11,6 +12,28 @@ generator, which unseeded dropout draws from.
 import keras
 import numpy as np
 from keras import ops
+
+
+def dropout(inputs, rate, seed_generator):
+    """`keras.random.dropout(inputs, rate, seed=seed_generator)`, with masks of its own on
+    every replica of a TensorFlow `MirroredStrategy` step.
+
+    Keras keeps a `SeedGenerator`'s state in a variable without aggregation, which
+    `tf.distribute` advances on each replica separately and alike: every replica would
+    draw the same seed, and so the same mask for its part of the global batch. The
+    replica's index is folded into the seed instead (`stateless_fold_in`). On one
+    replica, and on JAX and PyTorch, this is `keras.random.dropout`.
+    """
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            seed = tf.random.experimental.stateless_fold_in(
+                tf.cast(seed_generator.next(), "int32"), context.replica_id_in_sync_group
+            )
+            return tf.nn.experimental.stateless_dropout(inputs, rate=rate, seed=seed)
+    return keras.random.dropout(inputs, rate, seed=seed_generator)
 
 
 def dropout_if(condition, inputs, rate, seed_generator):
@@ -23,10 +46,12 @@ def dropout_if(condition, inputs, rate, seed_generator):
     drawn before the branch (the generator then advances on every call, which is invisible:
     its state is not saved).
     """
-    seed = seed_generator.next() if keras.backend.backend() == "jax" else seed_generator
-    return ops.cond(
-        condition, lambda: keras.random.dropout(inputs, rate, seed=seed), lambda: inputs
-    )
+    if keras.backend.backend() == "jax":
+        seed = seed_generator.next()
+        draw = lambda: keras.random.dropout(inputs, rate, seed=seed)  # noqa: E731
+    else:
+        draw = lambda: dropout(inputs, rate, seed_generator)  # noqa: E731
+    return ops.cond(condition, draw, lambda: inputs)
 
 
 def build_training_state(model, outputs):

@@ -80,7 +80,7 @@ class MCDropout(keras.layers.Layer):
         if self.rate == 0:
             return inputs
         if training or self.mode == "always":
-            return keras.random.dropout(inputs, self.rate, seed=self.seed_generator)
+            return _backend.dropout(inputs, self.rate, self.seed_generator)
         return _backend.dropout_if(
             self.sampling_switch.state[0] > 0, inputs, self.rate, self.seed_generator
         )

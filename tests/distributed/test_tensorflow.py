@@ -1,0 +1,217 @@
+"""TensorFlow engine of `keras_drifa.distributed`: `MirroredStrategy` over two logical CPUs.
+
+Two processes of tests/distributed/tensorflow_worker.py run the same script, one on a
+single device (the reference) and one under `setup()` with two logical CPU devices
+(which must be configured before TensorFlow initialises, hence the processes); the tests
+compare what they wrote. One module-scoped run of each, since tracing dominates.
+"""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import launch
+
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="MirroredStrategy is TensorFlow's engine; these tests need KERAS_BACKEND=tensorflow "
+    "(the JAX and PyTorch engines are tested in their own files).",
+)
+
+WORKER = launch.WORKER.with_name("tensorflow_worker.py")
+
+# Sizes of the worker's run (tensorflow_worker.py).
+STEPS = 3
+GLOBAL_BATCH = 8
+# Why synchronised steps agree: two replicas sum the batch statistics of the halves of a
+# batch (SynchronizedBatchNormalization's all-reduce) and the halves' gradients (the
+# strategy's), where one device sums the whole batch at once: the same numbers added in
+# another order, so float32 round-off. Measured, relative to the size of the update from
+# the initial weights: 1.0e-5 after step 1 (max abs 8.8e-7), 6.5e-5 after step 2 and
+# 3.1e-2 after step 3, where round-off tips a kink (ReLU, max-pooling) of this tiny model
+# one way or the other; one device alone shows the same (plain against synchronised
+# batch normalisation, the same statistics by two formulas: 9.1e-6, 5.8e-5, 3.1e-2).
+# Plain batch normalisation on two replicas differs by 2.0 from the first step.
+FIRST_STEP_RTOL = 1e-4
+STEPS_RTOL = 0.1
+# Inference of the same weights: round-off only (measured 1.2e-7 for evaluate, 0 else).
+INFERENCE_ATOL = 1e-5
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """`{devices: (folder, report)}` of the two runs, launched together."""
+    from tensorflow_worker import write_initial
+
+    folder = tmp_path_factory.mktemp("tensorflow_runs")
+    write_initial(folder)
+    env = launch.environment(KERAS_BACKEND="tensorflow")
+    env.pop("TF_CONFIG", None)
+    for devices in (1, 2):
+        (folder / str(devices)).mkdir()
+    launch.wait_all([
+        launch.start(
+            [WORKER, "--devices", devices, "--initial", folder, "--out", folder / str(devices)], env
+        )
+        for devices in (1, 2)
+    ])
+    results = {}
+    for devices in (1, 2):
+        with open(folder / str(devices) / "report.json") as file:
+            results[devices] = (folder / str(devices), json.load(file))
+    return results
+
+
+def _load(runs, devices, name):
+    with np.load(runs[devices][0] / name) as data:
+        return dict(data)
+
+
+def _max_difference(a, b, keys=None):
+    keys = sorted(a) if keys is None else keys
+    assert sorted(a) == sorted(b)
+    return max(float(np.max(np.abs(a[k] - b[k]))) for k in keys)
+
+
+def test_two_replicas(runs):
+    report = runs[2][1]
+    assert report["num_replicas"] == 2
+    assert "tf.distribute.MirroredStrategy" in report["cluster"]
+
+
+def _steps(runs, devices, kind):
+    """`[weights before the first step, after step 1, ...]`, each `{index:path: array}`."""
+    flat = _load(runs, devices, f"sgd_{kind}.npz")
+    names = sorted({k.split("/", 1)[1] for k in flat}, key=lambda k: int(k.split(":")[0]))
+    with np.load(runs[1][0].parent / "initial.npz") as data:
+        steps = [dict(zip(names, (data[f"arr_{i}"] for i in range(len(names)))))]
+    for step in range(1, 1 + len(flat) // len(names)):
+        steps.append({k: flat[f"{step}/{k}"] for k in names})
+    return steps
+
+
+def _relative_difference(one, two, start, keys=None):
+    """|two - one| / |one - start| over `keys` (default all): how far the runs' updates
+    from `start` differ, relative to the update."""
+    keys = list(one) if keys is None else keys
+    return _norm(two[k] - one[k] for k in keys) / _norm(one[k] - start[k] for k in keys)
+
+
+def _norm(arrays):
+    return np.sqrt(sum(float(np.sum(np.square(a))) for a in arrays))
+
+
+def test_sync_batch_norm_steps_equal_one_device(runs):
+    """SGD steps on two replicas equal the steps on one device with the same global
+    batch, batch-norm statistics and gradients included: the sums over replicas (of the
+    statistics in `SynchronizedBatchNormalization`, of the gradients in the strategy)
+    give what one device computes, up to the order of the additions."""
+    one, two = _steps(runs, 1, "sync"), _steps(runs, 2, "sync")
+    assert len(one) == len(two) == STEPS + 1
+    assert _relative_difference(one[1], two[1], one[0]) < FIRST_STEP_RTOL
+    for step in range(1, STEPS + 1):
+        assert _relative_difference(one[step], two[step], one[0]) < STEPS_RTOL, step
+    # fit's loss: the mean over the steps.
+    np.testing.assert_allclose(runs[2][1]["loss_sync"], runs[1][1]["loss_sync"], rtol=1e-3)
+
+
+def test_plain_batch_norm_uses_per_replica_statistics(runs):
+    """Plain `BatchNormalization` normalises each replica's half batch with its own
+    statistics: from the first step, the moving statistics and, through the gradients,
+    every weight differ from one device's."""
+    one, two = _steps(runs, 1, "plain"), _steps(runs, 2, "plain")
+    moving = [k for k in one[0] if "moving_" in k]
+    kernels = [k for k in one[0] if "kernel" in k]
+    assert moving and kernels
+    assert _relative_difference(one[1], two[1], one[0], moving) > 100 * FIRST_STEP_RTOL
+    assert _relative_difference(one[1], two[1], one[0], kernels) > 100 * FIRST_STEP_RTOL
+    assert _relative_difference(one[-1], two[-1], one[0]) > 2 * STEPS_RTOL
+    # On one device the two layers compute the same: the same steps, up to round-off.
+    sync = _steps(runs, 1, "sync")
+    assert _relative_difference(one[1], sync[1], one[0]) < FIRST_STEP_RTOL
+
+
+def test_plain_batch_norm_keeps_a_copy_of_the_statistics_per_replica(runs):
+    """`BatchNormalization`'s moving statistics (aggregation "none") are updated on each
+    replica from its own rows, so the replicas' copies differ after `fit`: `predict`
+    under the strategy normalises the second replica's rows with other statistics than
+    the saved ones (the first replica's), until the weights are written back."""
+    for devices in (1, 2):
+        report = runs[devices][1]
+        difference = np.abs(
+            np.array(report["plain_predict_replica_copies"])
+            - np.array(report["plain_predict_first_copy"])
+        ).max(axis=-1).reshape(STEPS, 2, GLOBAL_BATCH // 2)  # (batch, replica, row)
+        # The first replica's rows of every batch: its own copy, the saved statistics.
+        assert np.max(difference[:, 0]) < 1e-6
+        # The second replica's: its copy, after three momentum-0.99 updates (7e-4).
+        if devices == 2:
+            assert np.min(difference[:, 1]) > 1e-4
+        else:
+            assert np.max(difference[:, 1]) < 1e-6
+
+
+def test_evaluate_predict_saving_and_recalibration_under_the_strategy(runs):
+    """The same weights in both runs: inference and recalibration agree to round-off."""
+    two, one = _load(runs, 2, "model.npz"), _load(runs, 1, "model.npz")
+    for loaded in ("load_in_scope", "load_outside", "load_weights"):
+        np.testing.assert_allclose(two[loaded], two["predict"], atol=1e-6, err_msg=loaded)
+    np.testing.assert_allclose(two["predict"], one["predict"], atol=INFERENCE_ATOL)
+    np.testing.assert_allclose(two["evaluate"], one["evaluate"], atol=INFERENCE_ATOL)
+    recalibrated = [k for k in one if k.startswith("recalibrated:")]
+    assert recalibrated
+    assert _max_difference(one, two, recalibrated) < INFERENCE_ATOL
+    report = runs[2][1]
+    for where in ("in_scope", "outside"):
+        assert report[f"load_{where}_type"] == "DRIFANet"
+        assert report[f"load_{where}_optimizer_built"]
+
+
+def test_callbacks_inside_fit(runs):
+    """`paper_schedule`'s callbacks and `GradCAMCallback` run inside `fit` under the
+    strategy (the values are not compared: more steps amplify round-off too much)."""
+    report = runs[2][1]
+    history = report["callbacks_history"]
+    assert len(history["val_loss"]) == 2 and np.all(np.isfinite(history["val_loss"]))
+    assert len(history["learning_rate"]) == 2
+    assert report["gradcam_pngs"] == ["epoch_001.png", "epoch_002.png"]
+
+
+def test_ensemble_fit_predict_uncertainty_and_gradcam_equal_one_device(runs):
+    assert np.isfinite(runs[2][1]["ensemble_loss"]).all()
+    one, two = _load(runs, 1, "ensemble.npz"), _load(runs, 2, "ensemble.npz")
+    assert any(k.startswith("uncertainty_") for k in one)
+    assert any(k.startswith("gradcam_raw_") for k in one)
+    assert any(k.startswith("gradcam_mc_raw_") for k in one)
+    # Seeded MC sampling and Grad-CAM of the same weights. Both run models they build
+    # outside the scope (sampling copies, Grad-CAM's split graphs), so on one device even
+    # under the strategy: the same computation.
+    deterministic = [k for k in one if not k.startswith("gradcam_mc_")]
+    assert _max_difference(one, two, deterministic) < INFERENCE_ATOL
+    assert min(float(np.max(one[k])) for k in deterministic if "gradcam_raw_" in k) > 0
+    # Grad-CAM's MC samples draw unseeded masks: the same shapes and ranges.
+    for key in set(one) - set(deterministic):
+        assert two[key].shape == one[key].shape
+        assert np.all(np.isfinite(two[key])) and np.min(two[key]) >= 0
+
+
+def test_replicas_draw_dropout_masks_of_their_own(runs):
+    """Keras advances a `SeedGenerator` on each replica alike, so every replica would
+    drop the same units of its rows; `_backend.dropout` folds the replica into the seed."""
+    report = runs[2][1]
+    assert report["replica_masks_equal_training"] is False
+    assert report["replica_masks_equal_sampling"] is False
+
+
+def test_setup_refuses_several_tensorflow_workers(monkeypatch):
+    from keras_drifa.distributed import cluster
+
+    monkeypatch.setenv(
+        "TF_CONFIG",
+        json.dumps({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 0}}),
+    )
+    with pytest.raises(ValueError, match="TF_CONFIG names several TensorFlow workers"):
+        cluster._setup_tensorflow(None, None, None, None)
+    assert cluster.current() is None
