@@ -29,6 +29,18 @@ def _active():
     return current
 
 
+_steps_inside = 0  # DDP training calls under way in this process (nested: 0 or 1)
+
+
+def rank_in_step():
+    """This process's rank while a DDP training step runs its forward pass, else `None`."""
+    if _steps_inside == 0:
+        return None
+    import torch.distributed as dist
+
+    return dist.get_rank()
+
+
 class ReduceLogsAcrossRanks(keras.callbacks.Callback):
     """Replaces each epoch's logs by their mean over the ranks, in place, on every rank.
 
@@ -72,12 +84,15 @@ class DataParallelTraining:
         wrapper = self._data_parallel_wrapper(kwargs)
         if wrapper is None:
             return super().__call__(*args, **kwargs)
+        global _steps_inside
         state = self.__dict__["_keras_drifa_ddp_state"]
         state["inside"] = True
+        _steps_inside += 1
         try:
             return wrapper(*args, **kwargs)
         finally:
             state["inside"] = False
+            _steps_inside -= 1
 
     def _data_parallel_wrapper(self, kwargs):
         if not kwargs.get("training") or _active() is None:

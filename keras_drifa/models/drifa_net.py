@@ -127,8 +127,9 @@ def build_model(
         sync_batch_norm: `True` gives the `"drifa"` backbone
             `keras_drifa.layers.SynchronizedBatchNormalization`: when training on several
             devices (`keras_drifa.distributed`), batch statistics cover the global batch
-            instead of each replica's part. The same model as `False` on one device, and
-            the same weights (a file saved with one loads into the other).
+            instead of each replica's part. The same computation as `False` on one device
+            and the same weights (`set_weights` moves them; a `.weights.h5` file of one
+            does not load into the other).
         mc_dropout: `"on_demand"` (deterministic inference; sample with
             `keras_drifa.mc_sampling(model)`) or `"always"` (the authors' always-on
             dropout).

@@ -96,3 +96,21 @@ def test_deterministic_inference_leaves_torch_global_generator_alone():
     before = torch.random.get_rng_state()
     layer(_x())
     assert torch.equal(torch.random.get_rng_state(), before)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="DDP ranks are PyTorch's")
+def test_each_ddp_rank_draws_its_own_masks(monkeypatch):
+    # Ranks hold the same seed state (DDP broadcasts it); inside a training step each
+    # rank's masks differ, outside one (inference on a rank's rows) they are one device's.
+    from keras_drifa.distributed import _torch_ddp
+
+    x = np.ones((4, 64), "float32")
+
+    def masks(rank):
+        layer = MCDropout(0.5, seed=3)
+        monkeypatch.setattr(_torch_ddp, "rank_in_step", lambda: rank)
+        return keras.ops.convert_to_numpy(layer(x, training=True))
+
+    assert np.array_equal(masks(0), masks(0))
+    assert not np.array_equal(masks(0), masks(1))
+    assert np.array_equal(masks(None), masks(None))
