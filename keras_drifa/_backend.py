@@ -276,3 +276,47 @@ def isolated_rng():
     import contextlib
 
     return contextlib.nullcontext()
+
+
+def global_rng_state():
+    """The state of the generator that unseeded dropout draws from, as a uint8 array:
+    PyTorch's global CPU generator (and, where CUDA is in use, the current device's);
+    `None` on the other backends, whose masks come from Keras seed states."""
+    if keras.backend.backend() != "torch":
+        return None
+    import torch
+
+    states = [torch.get_rng_state()]
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states.append(torch.cuda.get_rng_state())
+    return np.concatenate([s.numpy() for s in states])
+
+
+def set_global_rng_state(state):
+    """Restores a `global_rng_state()` (a no-op for `None` or on other backends)."""
+    if state is None or keras.backend.backend() != "torch":
+        return
+    import torch
+
+    cpu = torch.get_rng_state().numel()
+    torch.set_rng_state(torch.from_numpy(np.asarray(state[:cpu], dtype=np.uint8)))
+    if len(state) > cpu and torch.cuda.is_available():
+        torch.cuda.set_rng_state(torch.from_numpy(np.asarray(state[cpu:], dtype=np.uint8)))
+
+
+def track_submodels(model, submodels):
+    """PyTorch: makes every variable of `submodels` a parameter of `model`.
+
+    Keras's PyTorch layers keep their variables in one `torch.nn.ParameterDict` keyed by
+    variable path. Models built by the same function (an ensemble's members) share their
+    paths, so only the last one's variables would be parameters of `model`: the others
+    would miss `zero_grad()` (their gradients would add up from step to step) and
+    `DistributedDataParallel`'s gradient averaging. Registering each as a submodule of
+    its own reaches them all (`parameters()` drops the duplicates). A no-op elsewhere.
+    """
+    if keras.backend.backend() != "torch":
+        return
+    import torch
+
+    for index, submodel in enumerate(submodels):
+        torch.nn.Module.add_module(model, f"keras_drifa_submodel_{index}", submodel)

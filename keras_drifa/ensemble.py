@@ -79,6 +79,7 @@ class MCDropoutEnsemble(DataParallelTraining, keras.Model):
         members = _make_members(members, num_members)
         self._routing = _check_members(members)
         self.members = members
+        _backend.track_submodels(self, members)
         self.output_names = _output_names(members[0])
         self._sampling_cache = _SamplingCache()
         self.built = True

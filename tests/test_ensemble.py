@@ -116,6 +116,33 @@ def test_loss_is_the_sum_of_member_losses():
 # Training and prediction -----------------------------------------------------------------
 
 
+def test_sgd_steps_update_each_member_as_training_it_alone():
+    """The ensemble's loss is a sum over members, so each member's gradient is its own.
+    Three SGD steps with momentum must give every member the weights it gets trained
+    alone. On PyTorch this failed for all members but the last (0.1.0): members
+    share variable paths, Keras's torch layers keep one parameter per path, and the
+    others' gradients were never zeroed, adding up from step to step."""
+    members = [small_member() for _ in range(2)]
+    ensemble = MCDropoutEnsemble(members)
+    alone = [small_member() for _ in range(2)]
+    for model, twin in zip(members, alone):
+        twin.set_weights(model.get_weights())
+        for layer in mc_dropout_layers(model) + mc_dropout_layers(twin):
+            layer.rate = 0.0  # the same computation with and without the ensemble
+    xs, ys, _ = small_data(n=24)
+
+    def train(model):
+        model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+                      loss="categorical_crossentropy", run_eagerly=RUN_EAGERLY)
+        model.fit(xs, ys, batch_size=8, epochs=1, shuffle=False, verbose=0)
+
+    train(ensemble)
+    for model, twin in zip(members, alone):
+        train(twin)
+        for w, expected in zip(member_weights(model), member_weights(twin)):
+            np.testing.assert_allclose(w, expected, atol=1e-5)
+
+
 @pytest.mark.compiled
 def test_fit_trains_every_member_with_readable_metrics(trained):
     ensemble, before, history = trained

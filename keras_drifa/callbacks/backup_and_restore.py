@@ -8,8 +8,9 @@ import tempfile
 
 import h5py
 import keras
+import numpy as np
 
-from keras_drifa import _graph, distributed
+from keras_drifa import _backend, _graph, distributed
 
 # Keras's own file names in `backup_dir` (keras.callbacks.BackupAndRestore keeps them in
 # private attributes): the same names, so that either callback resumes from the other's
@@ -20,6 +21,13 @@ METADATA_FILE = "training_metadata.json"
 # its root group, which `load_weights` ignores): the weights and their epoch are then
 # replaced in one step.
 EPOCH_ATTRIBUTE = "keras_drifa_backup_epoch"
+# The states of the model's random seed generators (MC dropout's masks), which
+# `save_weights` leaves out: without them a resumed run would draw the masks of its first
+# epochs again. Stored beside the epoch, in the order of `model.variables` (their paths
+# carry process-wide counters, `seed_generator_7`, which differ between processes).
+SEED_STATES_ATTRIBUTE = "keras_drifa_seed_states"
+# On PyTorch, unseeded dropout outside a DDP step draws from torch's global generator.
+GLOBAL_RNG_ATTRIBUTE = "keras_drifa_global_rng_state"
 
 
 class BackupAndRestore(keras.callbacks.BackupAndRestore):
@@ -29,7 +37,11 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     `backup_dir/latest.weights.h5` (the model's weights and the optimizer's variables:
     its iteration count, its slots such as momenta, and its learning rate, including one
     lowered by `ReduceLROnPlateau`) and resumes at the epoch after the last one backed
-    up. Saving differs from Keras's in three ways:
+    up. It also restores the states of the model's random seed generators (MC dropout's
+    masks) and, on PyTorch, of torch's global generator (which unseeded dropout draws
+    from), which Keras's does not back up: the resumed epochs draw the masks that the
+    interrupted run would have drawn, and end with its weights. Saving differs from
+    Keras's in three ways:
 
     - Only the chief process (`keras_drifa.distributed.current()` is `None` or
       `.is_chief`) writes; after a data-parallel step every process holds the same
@@ -117,6 +129,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             # after `on_train_begin`; the epoch stored with the weights overrides the one
             # in training_metadata.json, which may be one backup behind.
             _graph.set_initial_epoch(self.model, epoch)
+            _restore_seed_states(self.model, self._path(WEIGHTS_FILE))
         cluster = distributed.current()
         if cluster is not None and cluster.backend == "torch" and cluster.num_processes > 1:
             from keras_drifa.distributed._torch_ddp import all_reduce_mean
@@ -141,6 +154,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             # matches): the other processes save too, and throw their copy away.
             with tempfile.TemporaryDirectory() as folder:
                 self.model.save_weights(os.path.join(folder, WEIGHTS_FILE))
+            _seed_states(self.model)
 
     def on_train_end(self, logs=None):
         if not self.delete_checkpoint:
@@ -163,14 +177,48 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         partial = self._path("partial." + WEIGHTS_FILE)  # save_weights wants .weights.h5
         with _removed_on_error(partial):
             self.model.save_weights(partial, overwrite=True)
+            states = _seed_states(self.model)
             with h5py.File(partial, "r+") as f:
                 f.attrs[EPOCH_ATTRIBUTE] = epoch
+                f.attrs[SEED_STATES_ATTRIBUTE] = np.stack(states) if states else np.zeros((0, 2))
+                rng = _backend.global_rng_state()
+                if rng is not None:
+                    f.attrs[GLOBAL_RNG_ATTRIBUTE] = rng
             _move_into_place(partial, weights)
         partial = self._path("partial." + METADATA_FILE)
         with _removed_on_error(partial):
             with open(partial, "w") as f:
                 json.dump({"epoch": epoch, "batch": 0}, f)
             _move_into_place(partial, metadata)
+
+def _seed_variables(model):
+    """The model's seed-generator states: its `variables` that are not `weights`."""
+    weights = {id(v) for v in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
+
+
+def _seed_states(model):
+    """The states of the model's seed generators (a collective read on JAX)."""
+    return [keras.ops.convert_to_numpy(v.value) for v in _seed_variables(model)]
+
+
+def _restore_seed_states(model, weights_file):
+    with h5py.File(weights_file, "r") as f:
+        if SEED_STATES_ATTRIBUTE not in f.attrs:  # a backup of Keras's own callback
+            return
+        states = np.asarray(f.attrs[SEED_STATES_ATTRIBUTE])
+        rng = f.attrs.get(GLOBAL_RNG_ATTRIBUTE)
+    variables = _seed_variables(model)
+    if len(states) != len(variables):
+        raise ValueError(
+            f"BackupAndRestore: the backup in {os.path.dirname(weights_file)!r} holds the "
+            f"states of {len(states)} random seed generators, but the model has "
+            f"{len(variables)}; expected the model that wrote the backup."
+        )
+    for variable, state in zip(variables, states):
+        variable.assign(state)
+    _backend.set_global_rng_state(rng)
+
 
 def stored_epoch(backup_dir):
     """The epoch a run resumes at from `backup_dir`: the one stored with the weights, else

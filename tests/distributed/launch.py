@@ -5,6 +5,8 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 WORKER = Path(__file__).with_name("train_worker.py")
@@ -28,37 +30,55 @@ def environment(**extra):
 
 
 def start(args, env):
-    """A worker process in its own session, so that a failure can kill all it started."""
-    return subprocess.Popen(
-        [sys.executable, *map(str, args)], env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    """A worker process in its own session, so that a failure can kill all it started.
+
+    Its output goes to a file (`output(process)` reads it): a pipe nobody reads while the
+    test waits for other processes would fill up and stall the worker."""
+    log = tempfile.TemporaryFile(mode="w+")
+    process = subprocess.Popen(
+        [sys.executable, *map(str, args)], env=env, stdout=log, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
     )
+    process.log = log
+    return process
+
+
+def output(process):
+    process.log.seek(0)
+    return process.log.read()
+
+
+def kill_all(processes):
+    """Kills every process (and the session it leads) that still runs."""
+    for p in processes:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
 
 
 def wait_all(processes, timeout=TIMEOUT_S, kill=False):
-    """Waits for every process; kills them all and raises with their output if one fails.
+    """Waits for every process, at most `timeout` seconds in all; kills them all and raises
+    with their output if one fails. Returns their outputs.
 
     With `kill=True` the processes are expected to hang (a peer died): they are killed
     after `timeout` seconds without an error."""
-    outputs = []
+    deadline = time.monotonic() + timeout
     try:
         for p in processes:
             try:
-                outputs.append(p.communicate(timeout=timeout)[0])
+                p.wait(timeout=max(0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 if not kill:
                     raise
                 os.killpg(p.pid, signal.SIGKILL)
-                outputs.append(p.communicate()[0])
-    finally:
-        for p in processes:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
+    finally:
+        kill_all(processes)
+    outputs = [output(p) for p in processes]
     if kill:
         return outputs
     failed = [(p.returncode, out) for p, out in zip(processes, outputs) if p.returncode]
-    if failed or len(outputs) < len(processes):
+    if failed:
         raise AssertionError(
             "a worker failed:\n" + "\n---\n".join(f"exit {rc}:\n{out[-4000:]}" for rc, out in failed)
         )

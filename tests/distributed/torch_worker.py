@@ -17,14 +17,11 @@ For each run R this process (rank k; 0 with --single) writes into --out:
 - `R-rank{k}.json`: `attempt` (torchrun's restart count), `epochs` (`history.epoch`),
   `history` (the logs `fit` reports, reduced over the ranks) and `local` (this rank's
   own logs at the end of each epoch, those of its last batch).
-- `R-explain{s}.npz`: the Grad-CAM maps or uncertainty of shard s's rows: by rank s, or
-  for every shard with --single.
+- `R-explain{s}-by-rank{k}.npz`: the Grad-CAM maps or uncertainty of shard s's rows, for
+  every shard.
 - `sync-rank{k}-epoch{e}.npz`: the weights after epoch e (1-based) of run `sync`.
 With `--backup DIR`: run `sync` with `keras_drifa.callbacks.BackupAndRestore(DIR/sync)`,
 and `sync-rank{k}-restored.npz`: the weights just after its restore.
-With `--weights DIR` (and --single): no training; each run's weights are those of
-`DIR/R-rank0.npz`, and only the `R-explain{s}.npz` are written (inference with the
-weights a data-parallel run trained).
 With `--kill-at-epoch E` the last rank kills itself (SIGKILL) after the first batch of
 epoch E (0-based) on torchrun's first attempt.
 """
@@ -44,7 +41,6 @@ parser.add_argument("--steps", type=int, default=2)
 parser.add_argument("--global-batch", type=int, default=8)
 parser.add_argument("--backup")
 parser.add_argument("--kill-at-epoch", type=int)
-parser.add_argument("--weights")
 args = parser.parse_args()
 
 # Keras's set_random_seed also seeds TensorFlow where it is installed, importing it (2 s
@@ -60,6 +56,9 @@ cluster = None if args.single else keras_drifa.distributed.setup()
 rank, count = (0, args.shards) if cluster is None else cluster.data_shard
 attempt = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", 0))
 DROPOUT = 0.25
+# Two stages: stage 1 has MC dropout and an MFA after its block, and its 8x8 maps are
+# Grad-CAM's target.
+WIDTHS = (4, 8)
 EPOCHS = {"sync": 3, "local": 1, "ensemble": 2}
 
 rng = np.random.default_rng(0)
@@ -79,7 +78,7 @@ def shard_rows(index):
 
 def build(sync_batch_norm, dropout_rate=0.0):
     return keras_drifa.build_model(
-        2, (16, 16, 3), (3, 4), widths=(4, 4, 8, 8), blocks_per_stage=(1, 1, 1, 1),
+        2, (16, 16, 3), (3, 4), widths=WIDTHS, blocks_per_stage=(1,) * len(WIDTHS),
         dropout_rate=dropout_rate, sync_batch_norm=sync_batch_norm,
     )
 
@@ -138,20 +137,17 @@ for run in args.runs.split(","):
     callbacks = [record]
     if args.backup and run == "sync":
         callbacks.insert(0, keras_drifa.callbacks.BackupAndRestore(os.path.join(args.backup, run)))
-    if args.weights:
-        with np.load(os.path.join(args.weights, f"{run}-rank0.npz")) as trained:
-            for i, v in enumerate(model.weights):
-                v.assign(trained[f"{i}:{v.path}"])
-    else:
-        rows = shard_rows(rank) if cluster is not None else np.arange(n)
-        history = model.fit([v[rows] for v in x], [v[rows] for v in y],
-                            batch_size=len(rows) // args.steps, epochs=EPOCHS[run],
-                            shuffle=False, verbose=0, callbacks=callbacks)
-        save(f"{run}-rank{rank}.npz", model)
-        with open(os.path.join(args.out, f"{run}-rank{rank}.json"), "w") as f:
-            json.dump({"attempt": attempt, "epochs": history.epoch,
-                       "history": history.history, "local": record.local}, f)
-    for s in ([rank] if cluster is not None else range(count)):
+    rows = shard_rows(rank) if cluster is not None else np.arange(n)
+    history = model.fit([v[rows] for v in x], [v[rows] for v in y],
+                        batch_size=len(rows) // args.steps, epochs=EPOCHS[run],
+                        shuffle=False, verbose=0, callbacks=callbacks)
+    save(f"{run}-rank{rank}.npz", model)
+    with open(os.path.join(args.out, f"{run}-rank{rank}.json"), "w") as f:
+        json.dump({"attempt": attempt, "epochs": history.epoch,
+                   "history": history.history, "local": record.local}, f)
+    # Every process explains every shard's rows, outside DDP: rank k's maps of shard j
+    # must equal rank j's own.
+    for s in range(count):
         inputs = [v[shard_rows(s)] for v in x]
         if run == "sync":
             # The stage-1 maps (4x4): the default, last ones are 1x1 at this input size.
@@ -164,4 +160,4 @@ for run in args.runs.split(","):
             explained = {f"{t}/{k}": v for t, r in u.items() for k, v in r.items()}
         else:
             continue
-        np.savez(os.path.join(args.out, f"{run}-explain{s}.npz"), **explained)
+        np.savez(os.path.join(args.out, f"{run}-explain{s}-by-rank{rank}.npz"), **explained)

@@ -1,14 +1,23 @@
-"""One process of a data-parallel test run: trains a tiny DRIFA-Net and saves its weights.
+"""One JAX process of test_jax.py: trains tiny DRIFA-Nets and saves their weights.
 
-Run by tests/distributed/*.py in subprocesses (one per process or torchrun rank). The
-process sets itself up with `keras_drifa.distributed.setup()`, feeds its own part of every
-global batch (its `data_shard`), trains `--steps` SGD steps on fixed data and, on the
-chief, writes every weight (trainable and batch-norm statistics) to `--out` (.npz).
-Options (see --help): the model (--ensemble, --sync-batch-norm, --dropout-rate), the
-training (--steps per epoch, --epochs, --learning-rate, --momentum), inference on each
-process's rows afterwards (--inference-out), callbacks (--gradcam-log-dir, --backup) and a
-process that kills itself mid-epoch (environment variable KERAS_DRIFA_TEST_KILL_AT_EPOCH)
-for the fault tests.
+Run in subprocesses, one per process of a run. `--runs` lists what this process trains,
+one after the other (importing Keras and compiling take most of a process's time on a
+small CPU, so one process serves several tests):
+
+- `one:model`, `one:ensemble`: the one-device references, without `setup()`: a
+  `build_model` model, and an `MCDropoutEnsemble` of two; with `--inference-out`, the
+  ensemble's uncertainty and Grad-CAM on each of `--reference-shards` shards' rows.
+- `dp:model`, `dp:ensemble`: the same under `keras_drifa.distributed.setup()` (called
+  before the first of them), each process feeding its own part of every global batch;
+  with `--inference-out`, uncertainty and Grad-CAM of this process's rows.
+
+Every run trains `--epochs` epochs of `--steps` momentum-SGD steps on fixed data
+(`shuffle=False`) and writes every weight (trainable and batch-norm statistics) to
+`--out/{run}.npz` (`:` replaced by `-`; the chief only) and the epochs it ran to a `.json`
+beside it. `--gradcam-log-dir`: a `GradCAMCallback` inside `fit`; `--backup`:
+`keras_drifa.callbacks.BackupAndRestore`; the environment variable
+`KERAS_DRIFA_TEST_KILL_AT_EPOCH`: the last process kills itself (SIGKILL) at the second
+batch of that epoch (0-based), for the fault test.
 """
 
 import argparse
@@ -16,123 +25,143 @@ import contextlib
 import json
 import os
 import signal
+import sys
+import time
+
+STARTED = time.perf_counter()
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", required=True)
+parser.add_argument("--runs", required=True)
 parser.add_argument("--steps", type=int, default=2)
+parser.add_argument("--epochs", type=int, default=2)
 parser.add_argument("--global-batch", type=int, default=8)
 parser.add_argument("--learning-rate", type=float, default=0.05)
-parser.add_argument("--sync-batch-norm", action="store_true")
-parser.add_argument("--dropout-rate", type=float, default=0.0)
-parser.add_argument("--ensemble", action="store_true")
-parser.add_argument("--virtual-devices", type=int, default=1)
-parser.add_argument("--shuffle", action="store_true", help="fit(shuffle=True): per-process row order")
-parser.add_argument("--inference-out", help="also save Grad-CAM maps and uncertainty of this process's rows")
-parser.add_argument("--reference-shards", type=int, default=1, help="with --single: inference per shard's rows")
-parser.add_argument("--gradcam-log-dir", help="fit with a GradCAMCallback writing here")
-parser.add_argument("--epochs", type=int, default=1)
-parser.add_argument("--momentum", type=float, default=0.0)
-parser.add_argument("--backup", help="fit with keras_drifa.callbacks.BackupAndRestore here")
-parser.add_argument("--single", action="store_true", help="no setup(): the one-device reference")
+parser.add_argument("--momentum", type=float, default=0.9)
+parser.add_argument("--dropout-rate", type=float, default=0.25)
+parser.add_argument("--inference-out", action="store_true")
+parser.add_argument("--reference-shards", type=int, default=2)
+parser.add_argument("--gradcam-log-dir")
+parser.add_argument("--backup")
+parser.add_argument("--plain-members", action="store_true",
+                    help="ensemble members without MFA and MIFA (half the compile time)")
 args = parser.parse_args()
 
-if args.virtual_devices > 1 and os.environ.get("KERAS_BACKEND") == "tensorflow":
-    import tensorflow as tf
-
-    (cpu,) = tf.config.list_physical_devices("CPU")
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * args.virtual_devices
-    )
+# Keras's set_random_seed also seeds TensorFlow where it is installed, importing it (2 s
+# of CPU per process) for runs that never use it.
+sys.modules.setdefault("tensorflow", None)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_drifa  # noqa: E402
 
-cluster = None if args.single else keras_drifa.distributed.setup()
-shard = cluster.data_shard if cluster is not None else None
+print(f"{time.perf_counter() - STARTED:.1f} s: imported", flush=True)
+
+SHAPE = (16, 16, 3)
+# One stage: every kind of layer of DRIFA-Net (stem MFA, an RRA block, MIFA, the head's
+# MC dropout) at a quarter of the four-stage compile time.
+WIDTHS = (8,)
 
 
-def build():
+def build(attention=True):
     return keras_drifa.build_model(
-        2, (16, 16, 3), (3, 4), widths=(4, 4, 8, 8), blocks_per_stage=(1, 1, 1, 1),
-        dropout_rate=args.dropout_rate, sync_batch_norm=args.sync_batch_norm,
+        2, SHAPE, (3, 4), widths=WIDTHS, blocks_per_stage=(1,) * len(WIDTHS),
+        dropout_rate=args.dropout_rate, use_mfa=attention, use_mifa=attention,
     )
 
 
 rng = np.random.default_rng(0)
 n = args.global_batch * args.steps
-x = [rng.random((n, 16, 16, 3), dtype="float32") for _ in range(2)]
-y = [np.eye(k, dtype="float32")[rng.integers(0, k, n)] for k in (3, 4)]
-batch = args.global_batch
+data_x = [rng.random((n, *SHAPE), dtype="float32") for _ in range(2)]
+data_y = [np.eye(k, dtype="float32")[rng.integers(0, k, n)] for k in (3, 4)]
 
 
 def shard_rows(index, count):
     """Shard `index`'s part of every global batch: rows [k*b/p, (k+1)*b/p) of each."""
-    part = batch // count
-    return np.concatenate(
-        [np.arange(s * batch + index * part, s * batch + (index + 1) * part) for s in range(args.steps)]
-    )
+    part = args.global_batch // count
+    return np.concatenate([
+        np.arange(s * args.global_batch + index * part, s * args.global_batch + (index + 1) * part)
+        for s in range(args.steps)
+    ])
 
 
-if shard is not None:
-    rows = shard_rows(*shard)
-    x, y, batch = [v[rows] for v in x], [v[rows] for v in y], batch // shard[1]
-
-keras.utils.set_random_seed(1)
-with cluster.scope() if cluster is not None else contextlib.nullcontext():
-    model = (
-        keras_drifa.MCDropoutEnsemble(build, num_members=2) if args.ensemble else build()
-    )
-    model.compile(optimizer=keras.optimizers.SGD(args.learning_rate, momentum=args.momentum), loss="categorical_crossentropy")
 class KillMidEpoch(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.kill_at, self.epoch = epoch, None
+
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
 
     def on_train_batch_begin(self, step, logs=None):
-        if (self.epoch, step) == (kill_at_epoch, 1):
+        if (self.epoch, step) == (self.kill_at, 1):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-callbacks = []
-if args.backup:
-    callbacks.append(keras_drifa.callbacks.BackupAndRestore(args.backup, delete_checkpoint=False))
-# The fault tests: the last process kills itself in this epoch (0-based), mid-epoch.
-kill_at_epoch = os.environ.get("KERAS_DRIFA_TEST_KILL_AT_EPOCH")
-if kill_at_epoch is not None and (shard is None or shard[0] == shard[1] - 1):
-    kill_at_epoch = int(kill_at_epoch)
-    callbacks.append(KillMidEpoch())
-if args.gradcam_log_dir:
-    callbacks.append(keras_drifa.callbacks.GradCAMCallback(
-        [v[:2] for v in x], args.gradcam_log_dir, tensorboard=False))
-history = model.fit(x, y, batch_size=batch, epochs=args.epochs, shuffle=args.shuffle, verbose=0,
-                    callbacks=callbacks)
-if cluster is None or cluster.is_chief:
-    with open(f"{args.out}.json", "w") as f:
-        json.dump({"epochs": history.epoch}, f)
-    np.savez(args.out, **{f"{i}:{v.path}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.weights)})
-
-def inference(rows_x):
-    """Grad-CAM of a member (or the model) and the ensemble's seeded MC uncertainty."""
-    results = {}
-    net = model.members[0] if args.ensemble else model
-    cam = keras_drifa.explain.GradCAM(net)
-    for modality, maps in cam(rows_x, task=0, verbose=0).raw.items():
-        results[f"gradcam/{modality}"] = np.asarray(maps)
-    if args.ensemble:
-        u = model.predict_uncertainty(rows_x, num_samples=4, seed=0, verbose=0)
-        for task, measures in u.items():
-            for measure, value in measures.items():
-                results[f"{task}/{measure}"] = np.asarray(value)
+def inference(model, rows_x):
+    """Grad-CAM of the first member and the ensemble's seeded MC uncertainty."""
+    cam = keras_drifa.explain.GradCAM(model.members[0])
+    results = {f"gradcam/{m}": np.asarray(v) for m, v in cam(rows_x, task=0, verbose=0).raw.items()}
+    u = model.predict_uncertainty(rows_x, num_samples=4, seed=0, verbose=0)
+    results.update({f"{t}/{k}": np.asarray(v) for t, r in u.items() for k, v in r.items()})
     return results
 
 
-if args.inference_out:
-    # Each process explains its own rows; the one-device reference explains each shard's
-    # rows on their own (MC dropout masks depend on a row's batch, not on the devices).
+def out(name):
+    return os.path.join(args.out, name)
+
+
+cluster = None
+for run in args.runs.split(","):
+    where, kind = run.split(":")
+    if where == "one" and cluster is not None:
+        raise SystemExit(f"{run}: the one-device runs come before the first dp: run")
     if cluster is None:
-        for k in range(args.reference_shards):
-            part = shard_rows(k, args.reference_shards)
-            np.savez(f"{args.inference_out}.{k}.npz", **inference([v[part] for v in x]))
-    else:
-        np.savez(f"{args.inference_out}.{cluster.process_index}.npz", **inference(x))
+        keras.backend.clear_session()  # layer names of a fresh process: the same weight keys
+    if where == "dp" and cluster is None:  # after clear_session, which forgets a distribution
+        cluster = keras_drifa.distributed.setup()
+    shard = cluster.data_shard if where == "dp" else None
+    x, y, batch = data_x, data_y, args.global_batch
+    if shard is not None:
+        rows = shard_rows(*shard)
+        x, y, batch = [v[rows] for v in x], [v[rows] for v in y], batch // shard[1]
+
+    keras.utils.set_random_seed(1)
+    with cluster.scope() if where == "dp" else contextlib.nullcontext():
+        model = (
+            keras_drifa.MCDropoutEnsemble(lambda: build(not args.plain_members), num_members=2)
+            if kind == "ensemble" else build()
+        )
+        model.compile(optimizer=keras.optimizers.SGD(args.learning_rate, momentum=args.momentum),
+                      loss="categorical_crossentropy")
+    callbacks = []
+    if args.backup:
+        callbacks.append(keras_drifa.callbacks.BackupAndRestore(args.backup, delete_checkpoint=False))
+    kill_at_epoch = os.environ.get("KERAS_DRIFA_TEST_KILL_AT_EPOCH")
+    if kill_at_epoch is not None and shard is not None and shard[0] == shard[1] - 1:
+        callbacks.append(KillMidEpoch(int(kill_at_epoch)))
+    if args.gradcam_log_dir:
+        callbacks.append(keras_drifa.callbacks.GradCAMCallback(
+            [v[:2] for v in x], args.gradcam_log_dir, tensorboard=False))
+    history = model.fit(x, y, batch_size=batch, epochs=args.epochs, shuffle=False, verbose=0,
+                        callbacks=callbacks)
+    print(f"{time.perf_counter() - STARTED:.1f} s: {run} trained", flush=True)
+    # Reading a global array is a collective: every process takes part, the chief writes.
+    weights = {f"{i}:{v.path}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.weights)}
+    name = run.replace(":", "-")
+    if cluster is None or where == "one" or cluster.is_chief:
+        with open(out(f"{name}.json"), "w") as f:
+            json.dump({"epochs": history.epoch}, f)
+        np.savez(out(f"{name}.npz"), **weights)
+    if args.inference_out and kind == "ensemble":
+        # Each process explains its own rows; the one-device reference explains each
+        # shard's rows on their own (MC dropout masks depend on a row's batch, not on the
+        # devices).
+        if shard is None:
+            for k in range(args.reference_shards):
+                part = shard_rows(k, args.reference_shards)
+                np.savez(out(f"{name}.{k}.npz"), **inference(model, [v[part] for v in x]))
+        else:
+            np.savez(out(f"{name}.{shard[0]}.npz"), **inference(model, x))
+        print(f"{time.perf_counter() - STARTED:.1f} s: {run} explained", flush=True)

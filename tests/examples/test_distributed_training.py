@@ -20,8 +20,8 @@ SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "examples" / "distributed
 def torchrun(tmp_path, epochs):
     process = launch.start(
         ["-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-         f"--master_port={launch.free_port()}", SCRIPT, "--epochs", epochs, "--samples", 96,
-         "--image-size", 16, "--widths", 4, 4, 8, 8, "--global-batch-size", 16,
+         f"--master_port={launch.free_port()}", SCRIPT, "--epochs", epochs, "--samples", 32,
+         "--image-size", 16, "--widths", 4, 8, "--global-batch-size", 16,
          "--checkpoint-dir", tmp_path / "backup"],
         launch.environment(KERAS_BACKEND="torch"),
     )
