@@ -191,6 +191,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
                 json.dump({"epoch": epoch, "batch": 0}, f)
             _move_into_place(partial, metadata)
 
+
 def _seed_variables(model):
     """The model's seed-generator states: its `variables` that are not `weights`."""
     weights = {id(v) for v in model.weights}

@@ -69,9 +69,7 @@ def wait_all(processes, timeout=TIMEOUT_S, kill=False):
                 p.wait(timeout=max(0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 if not kill:
-                    raise
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+                    raise  # the others are killed below, as the hung ones are with kill=True
     finally:
         kill_all(processes)
     outputs = [output(p) for p in processes]
