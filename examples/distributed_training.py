@@ -23,9 +23,11 @@ to try the script; `torchrun --nproc_per_node=2` does the same for PyTorch (gloo
 numbers on virtual devices show the overhead of the engine, not a speed-up.
 
 What differs from one-device training is three lines: `setup()`, building under
-`cluster.scope()`, and `shard=cluster.data_shard, replicas=cluster.local_replicas`. Checkpoints are written by the chief
-only, atomically, and a relaunch (torchrun's `--max-restarts`, or your own on JAX) resumes
-from the last one with the optimizer's state and the epoch counter.
+`cluster.scope()`, and `shard=cluster.data_shard, replicas=cluster.local_replicas`.
+Checkpoints are written by the chief only, atomically, and a relaunch (torchrun's
+`--max-restarts`, or your own) resumes from the last one with the optimizer's state, the
+epoch counter, the random states and the data order: it ends with the weights of a run
+that was not interrupted.
 """
 
 import argparse
@@ -115,10 +117,9 @@ def main(argv=None):
 
     # The same recalibration rows on every process (batch-norm statistics stay alike).
     recalibration = images(train_rows[:64])
-    callbacks = [
-        keras_drifa.callbacks.BackupAndRestore(args.checkpoint_dir, delete_checkpoint=False),
-        *paper_schedule(recalibration),
-    ]
+    backup = keras_drifa.callbacks.BackupAndRestore(args.checkpoint_dir, delete_checkpoint=False)
+    train.epoch = backup.resume_epoch  # a relaunch sees the rows in the uninterrupted order
+    callbacks = [backup, *paper_schedule(recalibration)]
     start = time.perf_counter()
     history = model.fit(train, validation_data=val, epochs=args.epochs, callbacks=callbacks,
                         verbose=2 if cluster.is_chief else 0)

@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import random
 import shutil
 import tempfile
 
@@ -28,6 +29,9 @@ EPOCH_ATTRIBUTE = "keras_drifa_backup_epoch"
 SEED_STATES_ATTRIBUTE = "keras_drifa_seed_states"
 # On PyTorch, unseeded dropout outside a DDP step draws from torch's global generator.
 GLOBAL_RNG_ATTRIBUTE = "keras_drifa_global_rng_state"
+# Python's `random` state: `fit` shuffles the batches of a `keras.utils.PyDataset` (such as
+# `MultimodalDataset`) with `random.shuffle` at the start of every epoch.
+PYTHON_RANDOM_ATTRIBUTE = "keras_drifa_python_random_state"
 
 
 class BackupAndRestore(keras.callbacks.BackupAndRestore):
@@ -38,10 +42,13 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     its iteration count, its slots such as momenta, and its learning rate, including one
     lowered by `ReduceLROnPlateau`) and resumes at the epoch after the last one backed
     up. It also restores the states of the model's random seed generators (MC dropout's
-    masks) and, on PyTorch, of torch's global generator (which unseeded dropout draws
-    from), which Keras's does not back up: the resumed epochs draw the masks that the
-    interrupted run would have drawn, and end with its weights. Saving differs from
-    Keras's in three ways:
+    masks), of Python's `random` (with which `fit` shuffles the batches of a
+    `keras.utils.PyDataset`) and, on PyTorch, of torch's global generator (which unseeded
+    dropout draws from), which Keras's does not back up: the resumed epochs draw the masks
+    and the batch order that the interrupted run would have drawn, and end with its
+    weights. A `MultimodalDataset` computes its row order from its `epoch`, which starts at
+    0 in a new process: set it to `resume_epoch` before `fit` (see the example). Saving
+    differs from Keras's in three ways:
 
     - Only the chief process (`keras_drifa.distributed.current()` is `None` or
       `.is_chief`) writes; after a data-parallel step every process holds the same
@@ -118,6 +125,12 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             )
         super().__init__(backup_dir, save_freq, double_checkpoint, delete_checkpoint)
 
+    @property
+    def resume_epoch(self):
+        """The epoch (0-based) at which the next `fit` starts: the one after the last epoch
+        backed up in `backup_dir`, or 0 without a backup."""
+        return stored_epoch(self.backup_dir) or 0
+
     def _path(self, name):
         return os.path.join(self.backup_dir, name)
 
@@ -184,6 +197,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
                 rng = _backend.global_rng_state()
                 if rng is not None:
                     f.attrs[GLOBAL_RNG_ATTRIBUTE] = rng
+                f.attrs[PYTHON_RANDOM_ATTRIBUTE] = _python_random_state()
             _move_into_place(partial, weights)
         partial = self._path("partial." + METADATA_FILE)
         with _removed_on_error(partial):
@@ -209,6 +223,7 @@ def _restore_seed_states(model, weights_file):
             return
         states = np.asarray(f.attrs[SEED_STATES_ATTRIBUTE])
         rng = f.attrs.get(GLOBAL_RNG_ATTRIBUTE)
+        python_random = f.attrs.get(PYTHON_RANDOM_ATTRIBUTE)
     variables = _seed_variables(model)
     if len(states) != len(variables):
         raise ValueError(
@@ -219,6 +234,24 @@ def _restore_seed_states(model, weights_file):
     for variable, state in zip(variables, states):
         variable.assign(state)
     _backend.set_global_rng_state(rng)
+    if python_random is not None:
+        _set_python_random_state(python_random)
+
+
+def _python_random_state():
+    """`random.getstate()` as an int64 array: the version, then the Mersenne Twister's
+    words and position (Python's state has no Gaussian left over unless `random.gauss` ran:
+    then the array ends with the spare value's bits)."""
+    version, internal, gauss_next = random.getstate()
+    spare = [] if gauss_next is None else [np.float64(gauss_next).view(np.int64)]
+    return np.array([version, *internal, *spare], dtype=np.int64)
+
+
+def _set_python_random_state(array):
+    values = [int(v) for v in np.asarray(array, dtype=np.int64)]
+    internal = tuple(values[1:626])  # 624 words and the position
+    spare = np.int64(values[626]).view(np.float64).item() if len(values) > 626 else None
+    random.setstate((values[0], internal, spare))
 
 
 def stored_epoch(backup_dir):

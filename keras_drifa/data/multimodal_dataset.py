@@ -89,6 +89,9 @@ class MultimodalDataset(keras.utils.PyDataset):
     Attributes:
         seed: the seed in use (drawn at random when `seed=None`).
         epoch: how many times `on_epoch_end` has run; the current order depends on it.
+            Settable: a run resumed at epoch `e` (see
+            `keras_drifa.callbacks.BackupAndRestore.resume_epoch`) sets `epoch = e` to see
+            the rows in the order of the uninterrupted run.
         num_samples: rows per epoch (the longest source's length), over all shards.
         shard: the `(index, count)` in use, or `None`.
         replicas: the devices each batch is split over.
@@ -169,7 +172,6 @@ class MultimodalDataset(keras.utils.PyDataset):
             math.ceil(self.num_samples / (count * self.replicas)) * self.replicas
         )
         self.epoch = 0
-        self._orders = self._shard_orders(self._epoch_orders(0))
 
     @property
     def modality_names(self):
@@ -197,9 +199,17 @@ class MultimodalDataset(keras.utils.PyDataset):
         y = {task: labels[rows[self._task_source[task]]] for task, labels in self._labels.items()}
         return x, y
 
+    @property
+    def epoch(self):
+        return self._epoch
+
+    @epoch.setter
+    def epoch(self, value):
+        self._epoch = _checks.integer("MultimodalDataset", "epoch", value, minimum=0)
+        self._orders = self._shard_orders(self._epoch_orders(self._epoch))
+
     def on_epoch_end(self):
         self.epoch += 1
-        self._orders = self._shard_orders(self._epoch_orders(self.epoch))
 
     def _epoch_orders(self, epoch):
         """Row order of every modality for one epoch, a pure function of (seed, epoch)."""

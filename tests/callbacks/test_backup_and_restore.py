@@ -87,6 +87,41 @@ def test_resumed_dropout_draws_the_masks_of_the_uninterrupted_run(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def test_resumed_run_sees_the_batches_of_the_uninterrupted_run(tmp_path):
+    # fit shuffles a PyDataset's batches with Python's `random`, whose state is backed up;
+    # MultimodalDataset's row order follows its `epoch`, set from `resume_epoch`. Without
+    # either, the resumed epochs see other batches than the uninterrupted run's.
+    rows = np.arange(16, dtype="float32")[:, None]
+
+    def run(epochs, callbacks, resume_from=None):
+        keras.utils.set_random_seed(3)
+        inputs = keras.Input((1,), name="m")
+        model = keras.Model({"m": inputs}, {"t": keras.layers.Dense(1, name="t")(inputs)})
+        model.compile(keras.optimizers.SGD(0.01), "mse", run_eagerly=RUN_EAGERLY)
+        data = keras_drifa.data.MultimodalDataset(
+            {"m": rows}, {"t": rows}, one_hot=False, batch_size=2, seed=0)
+        if resume_from is not None:
+            data.epoch = resume_from.resume_epoch
+        model.fit(data, epochs=epochs, verbose=0, callbacks=callbacks)
+        return model, data
+
+    # The weights after SGD steps on rows with distinct targets tell which batches, in
+    # which order, each epoch trained on.
+    backup = BackupAndRestore(str(tmp_path / "backup"))
+    with pytest.raises(RuntimeError, match="interrupted"):
+        run(3, [backup, StopAtEpoch(2)])
+    assert backup.resume_epoch == 2
+    resumed, data = run(3, [BackupAndRestore(str(tmp_path / "backup"))], resume_from=backup)
+    uninterrupted, uninterrupted_data = run(3, [])
+    assert data.epoch == uninterrupted_data.epoch
+    for a, b in zip(weights(resumed), weights(uninterrupted)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_resume_epoch_without_a_backup_is_zero(tmp_path):
+    assert BackupAndRestore(str(tmp_path / "none")).resume_epoch == 0
+
+
 def backed_up_once(tmp_path):
     model = small_model()
     fit(model, 1, [])

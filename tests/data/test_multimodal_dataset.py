@@ -60,6 +60,23 @@ def test_shuffling_is_seeded_and_changes_every_epoch():
     assert orders(_paired(shuffle=False), 1) == [list(range(10))]
 
 
+def test_setting_the_epoch_gives_that_epochs_order():
+    # A resumed run sets `epoch` (BackupAndRestore.resume_epoch) to see the rows in the
+    # order of the uninterrupted run.
+    def rows(dataset):
+        return [r for i in range(len(dataset)) for r in _row_ids(dataset[i][0]["a"])]
+
+    walked = _paired(seed=3)
+    for _ in range(3):
+        walked.on_epoch_end()
+    resumed = _paired(seed=3)
+    resumed.epoch = np.int64(3)
+    assert resumed.epoch == 3 and rows(resumed) == rows(walked)
+    for bad in (-1, 1.0, True):
+        with pytest.raises(ValueError, match=r"epoch must be an integer >= 0; received"):
+            resumed.epoch = bad
+
+
 def test_unpaired_epoch_covers_the_longest_source_and_cycles_the_shorter():
     long, long_y = _rows(25, k=3)
     short, short_y = _rows(6, k=2, channels=3)

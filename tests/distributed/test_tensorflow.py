@@ -4,6 +4,8 @@ Two processes of tests/distributed/tensorflow_worker.py run the same script, one
 single device (the reference) and one under `setup()` with two logical CPU devices
 (which must be configured before TensorFlow initialises, hence the processes); the tests
 compare what they wrote. One module-scoped run of each, since tracing dominates.
+The fault test (a `MirroredStrategy` run killed mid-epoch and relaunched) launches the
+example itself: tests/examples/test_distributed_training.py.
 """
 
 import json
