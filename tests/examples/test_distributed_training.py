@@ -86,6 +86,6 @@ def test_two_virtual_devices_train_and_a_killed_run_resumes_to_the_same_weights(
     resumed, reference = (backup_contents(tmp_path / d) for d in ("resumed", "uninterrupted"))
     assert resumed.keys() == reference.keys()
     assert int(reference["attrs/keras_drifa_backup_epoch"]) == 2
-    assert any("moving_mean" in str(v) or "batch_normalization" in k for k, v in reference.items())
+    assert any("batch_normalization" in k for k in reference)  # statistics compared too
     for key in reference:
         np.testing.assert_array_equal(resumed[key], reference[key], err_msg=key)
