@@ -10,6 +10,10 @@ import time
 from pathlib import Path
 
 WORKER = Path(__file__).with_name("train_worker.py")
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "distributed_training.py"
+# The example's tiny runs: one stage of width 4, 32 synthetic pairs of 16x16 images (25 for
+# training: two global batches of 16).
+TINY_EXAMPLE = ["--samples", 32, "--image-size", 16, "--widths", 4, "--global-batch-size", 16]
 # Every run here takes well under this on a quiet 2-core machine (tiny widths); the bound
 # only stops a hung collective from hanging the suite.
 TIMEOUT_S = 420

@@ -34,7 +34,7 @@ def test_one_device_changes_nothing(fresh):
     cluster.barrier()
     with cluster.scope():
         model = keras_drifa.build_model(
-            2, (16, 16, 3), 3, widths=(4, 4, 8, 8), blocks_per_stage=(1, 1, 1, 1)
+            2, (16, 16, 3), 3, widths=(4,), blocks_per_stage=(1,)
         )
     x = [np.zeros((2, 16, 16, 3), "float32")] * 2
     assert keras.ops.convert_to_numpy(model(x)).shape == (2, 3)

@@ -2,17 +2,16 @@
 
 Usage: python killed_example.py EPOCH [the example's arguments]. EPOCH is 0-based. The
 example runs unchanged but for its `BackupAndRestore`, which kills the process at that
-batch, as a failing machine would; tests/examples/test_distributed_training.py then
-relaunches the plain example on the same backup folder.
+batch, as a failing machine would; tests/distributed/test_tensorflow.py then relaunches
+the plain example on the same backup folder.
 """
 
 import importlib.util
 import os
-import pathlib
 import signal
 import sys
 
-SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "examples" / "distributed_training.py"
+from launch import EXAMPLE
 
 
 def kill_at(epoch):
@@ -34,7 +33,7 @@ def kill_at(epoch):
 
 def main():
     epoch, argv = int(sys.argv[1]), sys.argv[2:]
-    spec = importlib.util.spec_from_file_location("distributed_training", SCRIPT)
+    spec = importlib.util.spec_from_file_location("distributed_training", EXAMPLE)
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
     split = example.virtual_cpu_devices
