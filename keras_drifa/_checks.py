@@ -11,6 +11,9 @@ import warnings
 import keras
 import numpy as np
 
+# Softmax outputs sum to one only up to rounding (float16 heads lose ~1e-3).
+PROBABILITY_SUM_TOLERANCE = 1e-3
+
 
 def is_int(value):
     """Python and NumPy integers; not bools."""
@@ -124,6 +127,108 @@ def input_arrays(where, x, names, shapes, dtypes, arg="x"):
     if 0 in sizes:
         raise ValueError(f"{where}: `{arg}` is an empty batch; expected at least one example.")
     return arrays
+
+
+def probabilities(fn, arg, probs, *, min_rank=2, max_rank=None):
+    """Validated float64 copy of `probs`: classes last, in [0, 1], summing to one."""
+    try:
+        array = np.asarray(probs, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"{fn}: `{arg}` must be an array of probabilities; could not convert "
+            f"{type(probs).__name__}: {error}"
+        ) from None
+    shape_hint = (
+        "(..., num_examples, num_classes)" if max_rank is None else "(num_examples, num_classes)"
+    )
+    if array.ndim < min_rank or (max_rank is not None and array.ndim > max_rank):
+        advice = (
+            "; average Monte Carlo samples over their axes first"
+            if max_rank is not None and array.ndim > max_rank
+            else ""
+        )
+        raise ValueError(
+            f"{fn}: `{arg}` has shape {array.shape} (rank {array.ndim}); expected "
+            f"{shape_hint}{advice}."
+        )
+    if array.shape[-2] < 1 or array.shape[-1] < 1:
+        raise ValueError(
+            f"{fn}: `{arg}` has shape {array.shape}; expected at least one example and one "
+            "class."
+        )
+    if not np.all(np.isfinite(array)):
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+        raise ValueError(
+            f"{fn}: `{arg}` contains a non-finite value {array[index]} at index {index}; "
+            "expected probabilities."
+        )
+    low, high = array.min(), array.max()
+    if low < -PROBABILITY_SUM_TOLERANCE or high > 1 + PROBABILITY_SUM_TOLERANCE:
+        bad = low if low < -PROBABILITY_SUM_TOLERANCE else high
+        index = tuple(int(i) for i in np.argwhere(array == bad)[0])
+        raise ValueError(
+            f"{fn}: `{arg}` has value {bad:.6g} at index {index}; expected probabilities in "
+            "[0, 1] (pass softmax outputs, not logits)."
+        )
+    sums = array.sum(axis=-1)
+    error = np.abs(sums - 1.0)
+    if error.max() > PROBABILITY_SUM_TOLERANCE:
+        index = tuple(int(i) for i in np.unravel_index(np.argmax(error), sums.shape))
+        raise ValueError(
+            f"{fn}: the probabilities in `{arg}` must sum to one over the last (class) axis; "
+            f"the row at index {index} sums to {sums[index]:.6g} (tolerance "
+            f"{PROBABILITY_SUM_TOLERANCE:g}). Pass softmax outputs, with classes on the last axis."
+        )
+    return array
+
+
+def class_labels(fn, labels, num_examples, num_classes):
+    """Integer class indices `(num_examples,)` from integer or one-hot labels."""
+    try:
+        array = np.asarray(labels)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{fn}: `labels` could not be converted to an array: {error}") from None
+    expected = (
+        f"integer class indices ({num_examples},) or one-hot ({num_examples}, {num_classes})"
+    )
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise ValueError(f"{fn}: `labels` has dtype {array.dtype}; expected {expected}.")
+    if array.shape == (num_examples, num_classes) and num_classes > 1:
+        one_hot_rows = np.all((array == 0) | (array == 1), axis=-1) & (array.sum(axis=-1) == 1)
+        if not np.all(one_hot_rows):
+            row = int(np.argmin(one_hot_rows))
+            raise ValueError(
+                f"{fn}: `labels` has shape {array.shape} but is not one-hot (row {row} is "
+                f"{array[row].tolist()}); expected {expected}."
+            )
+        return np.argmax(array, axis=-1)
+    if array.shape == (num_examples, 1):
+        array = array[:, 0]
+    if array.shape != (num_examples,):
+        raise ValueError(
+            f"{fn}: `labels` has shape {array.shape}; expected {expected} to match the "
+            "probabilities."
+        )
+    if not np.all(np.isfinite(array)) or not np.all(array == np.round(array)):
+        index = int(np.argmax(~np.isfinite(array) | (array != np.round(array))))
+        raise ValueError(
+            f"{fn}: `labels` has the non-integer value {array[index]} at index {index}; "
+            f"expected {expected}."
+        )
+    out_of_range = (array < 0) | (array >= num_classes)
+    if np.any(out_of_range):
+        index = int(np.argmax(out_of_range))
+        raise ValueError(
+            f"{fn}: `labels` has the value {array[index]} at index {index}, out of range for "
+            f"{num_classes} classes; expected class indices in [0, {num_classes - 1}]."
+        )
+    return array.astype(np.int64)
+
+
+def probabilities_and_labels(fn, probs, labels):
+    """Validated `(num_examples, num_classes)` probabilities and integer labels."""
+    probs = probabilities(fn, "probs", probs, max_rank=2)
+    return probs, class_labels(fn, labels, *probs.shape)
 
 
 def _to_numpy(value):

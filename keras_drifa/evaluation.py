@@ -7,7 +7,7 @@ and recall are not swapped.
 
 import numpy as np
 
-from keras_drifa import uncertainty
+from keras_drifa import _checks, uncertainty
 
 METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "roc_auc", "ece")
 
@@ -52,7 +52,7 @@ def classification_metrics(probs, labels, num_bins=uncertainty.DEFAULT_NUM_BINS)
     >>> round(m["accuracy"], 3), round(m["recall"], 3), m["roc_auc"]
     (0.667, 0.75, 1.0)
     """
-    probs, labels = uncertainty._probs_and_labels("classification_metrics", probs, labels)
+    probs, labels = _checks.probabilities_and_labels("classification_metrics", probs, labels)
     predicted = probs.argmax(axis=-1)
     classes = np.union1d(labels, predicted)
     precision, recall, f1 = [], [], []

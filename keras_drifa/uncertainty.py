@@ -27,107 +27,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-# Softmax outputs sum to one only up to rounding (float16 heads lose ~1e-3).
-SUM_TOLERANCE = 1e-3
+from keras_drifa import _checks
+
+SUM_TOLERANCE = _checks.PROBABILITY_SUM_TOLERANCE
 DEFAULT_NUM_BINS = 15
 # Probabilities are clipped to this before taking logs in the NLL.
 NLL_EPSILON = 1e-12
-
-
-def _as_probabilities(fn, arg, probs, *, min_rank=2, max_rank=None):
-    """Validated float64 copy of `probs`: classes last, in [0, 1], summing to one."""
-    try:
-        array = np.asarray(probs, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(
-            f"{fn}: `{arg}` must be an array of probabilities; could not convert "
-            f"{type(probs).__name__}: {error}"
-        ) from None
-    shape_hint = (
-        "(..., num_examples, num_classes)" if max_rank is None else "(num_examples, num_classes)"
-    )
-    if array.ndim < min_rank or (max_rank is not None and array.ndim > max_rank):
-        advice = (
-            "; average Monte Carlo samples over their axes first"
-            if max_rank is not None and array.ndim > max_rank
-            else ""
-        )
-        raise ValueError(
-            f"{fn}: `{arg}` has shape {array.shape} (rank {array.ndim}); expected "
-            f"{shape_hint}{advice}."
-        )
-    if array.shape[-2] < 1 or array.shape[-1] < 1:
-        raise ValueError(
-            f"{fn}: `{arg}` has shape {array.shape}; expected at least one example and one "
-            "class."
-        )
-    if not np.all(np.isfinite(array)):
-        index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
-        raise ValueError(
-            f"{fn}: `{arg}` contains a non-finite value {array[index]} at index {index}; "
-            "expected probabilities."
-        )
-    low, high = array.min(), array.max()
-    if low < -SUM_TOLERANCE or high > 1 + SUM_TOLERANCE:
-        bad = low if low < -SUM_TOLERANCE else high
-        index = tuple(int(i) for i in np.argwhere(array == bad)[0])
-        raise ValueError(
-            f"{fn}: `{arg}` has value {bad:.6g} at index {index}; expected probabilities in "
-            "[0, 1] (pass softmax outputs, not logits)."
-        )
-    sums = array.sum(axis=-1)
-    error = np.abs(sums - 1.0)
-    if error.max() > SUM_TOLERANCE:
-        index = tuple(int(i) for i in np.unravel_index(np.argmax(error), sums.shape))
-        raise ValueError(
-            f"{fn}: the probabilities in `{arg}` must sum to one over the last (class) axis; "
-            f"the row at index {index} sums to {sums[index]:.6g} (tolerance "
-            f"{SUM_TOLERANCE:g}). Pass softmax outputs, with classes on the last axis."
-        )
-    return array
-
-
-def _as_labels(fn, labels, num_examples, num_classes):
-    """Integer class indices `(num_examples,)` from integer or one-hot labels."""
-    try:
-        array = np.asarray(labels)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{fn}: `labels` could not be converted to an array: {error}") from None
-    expected = (
-        f"integer class indices ({num_examples},) or one-hot ({num_examples}, {num_classes})"
-    )
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise ValueError(f"{fn}: `labels` has dtype {array.dtype}; expected {expected}.")
-    if array.shape == (num_examples, num_classes) and num_classes > 1:
-        one_hot_rows = np.all((array == 0) | (array == 1), axis=-1) & (array.sum(axis=-1) == 1)
-        if not np.all(one_hot_rows):
-            row = int(np.argmin(one_hot_rows))
-            raise ValueError(
-                f"{fn}: `labels` has shape {array.shape} but is not one-hot (row {row} is "
-                f"{array[row].tolist()}); expected {expected}."
-            )
-        return np.argmax(array, axis=-1)
-    if array.shape == (num_examples, 1):
-        array = array[:, 0]
-    if array.shape != (num_examples,):
-        raise ValueError(
-            f"{fn}: `labels` has shape {array.shape}; expected {expected} to match the "
-            "probabilities."
-        )
-    if not np.all(np.isfinite(array)) or not np.all(array == np.round(array)):
-        index = int(np.argmax(~np.isfinite(array) | (array != np.round(array))))
-        raise ValueError(
-            f"{fn}: `labels` has the non-integer value {array[index]} at index {index}; "
-            f"expected {expected}."
-        )
-    out_of_range = (array < 0) | (array >= num_classes)
-    if np.any(out_of_range):
-        index = int(np.argmax(out_of_range))
-        raise ValueError(
-            f"{fn}: `labels` has the value {array[index]} at index {index}, out of range for "
-            f"{num_classes} classes; expected class indices in [0, {num_classes - 1}]."
-        )
-    return array.astype(np.int64)
 
 
 def _check_num_bins(fn, num_bins):
@@ -162,7 +67,7 @@ def predictive_entropy(probs):
     >>> predictive_entropy(np.full((1, 4), 0.25)).round(4)   # log(4) = 1.3863
     array([1.3863])
     """
-    probs = _as_probabilities("predictive_entropy", "probs", probs)
+    probs = _checks.probabilities("predictive_entropy", "probs", probs)
     return _entropy(_sample_mean(probs))
 
 
@@ -185,7 +90,7 @@ def expected_entropy(probs):
     >>> float(expected_entropy(samples)[0])
     0.0
     """
-    probs = _as_probabilities("expected_entropy", "probs", probs)
+    probs = _checks.probabilities("expected_entropy", "probs", probs)
     per_sample = _entropy(probs)
     return per_sample.reshape((-1, per_sample.shape[-1])).mean(axis=0)
 
@@ -210,7 +115,7 @@ def mutual_information(probs):
     >>> float(mutual_information(same)[0])
     0.0
     """
-    probs = _as_probabilities("mutual_information", "probs", probs)
+    probs = _checks.probabilities("mutual_information", "probs", probs)
     predictive = _entropy(_sample_mean(probs))
     per_sample = _entropy(probs)
     expected = per_sample.reshape((-1, per_sample.shape[-1])).mean(axis=0)
@@ -240,7 +145,7 @@ def summarize_samples(samples):
     >>> summary["mean"], summary["predicted_class"]
     (array([[0.7, 0.3]]), array([0]))
     """
-    probs = _as_probabilities("summarize_samples", "samples", samples)
+    probs = _checks.probabilities("summarize_samples", "samples", samples)
     flat = probs.reshape((-1,) + probs.shape[-2:])
     mean = flat.mean(axis=0)
     predictive = _entropy(mean)
@@ -253,11 +158,6 @@ def summarize_samples(samples):
         "mutual_information": np.maximum(predictive - expected, 0.0),
         "std": flat.std(axis=0),
     }
-
-
-def _probs_and_labels(fn, probs, labels):
-    probs = _as_probabilities(fn, "probs", probs, max_rank=2)
-    return probs, _as_labels(fn, labels, *probs.shape)
 
 
 def expected_calibration_error(probs, labels, num_bins=DEFAULT_NUM_BINS):
@@ -316,7 +216,7 @@ def reliability_bins(probs, labels, num_bins=DEFAULT_NUM_BINS):
 
 def _reliability_bins(fn, probs, labels, num_bins):
     num_bins = _check_num_bins(fn, num_bins)
-    probs, labels = _probs_and_labels(fn, probs, labels)
+    probs, labels = _checks.probabilities_and_labels(fn, probs, labels)
     confidence = probs.max(axis=-1)
     correct = (probs.argmax(axis=-1) == labels).astype(np.float64)
     index = confidence_bins(confidence, num_bins)
@@ -359,7 +259,7 @@ def negative_log_likelihood(probs, labels):
     >>> round(negative_log_likelihood(np.array([[0.5, 0.5]]), [1]), 4)   # log(2)
     0.6931
     """
-    probs, labels = _probs_and_labels("negative_log_likelihood", probs, labels)
+    probs, labels = _checks.probabilities_and_labels("negative_log_likelihood", probs, labels)
     true_class = probs[np.arange(len(labels)), labels]
     return float(-np.mean(np.log(np.clip(true_class, NLL_EPSILON, 1.0))))
 
@@ -382,7 +282,7 @@ def brier_score(probs, labels):
     >>> brier_score(np.array([[0.0, 1.0]]), [0])
     2.0
     """
-    probs, labels = _probs_and_labels("brier_score", probs, labels)
+    probs, labels = _checks.probabilities_and_labels("brier_score", probs, labels)
     one_hot = np.eye(probs.shape[-1])[labels]
     return float(np.mean(np.sum((probs - one_hot) ** 2, axis=-1)))
 
@@ -414,7 +314,7 @@ def misclassification_auroc(probs, labels, uncertainty=None):
     1.0
     """
     fn = "misclassification_auroc"
-    probs, labels = _probs_and_labels(fn, probs, labels)
+    probs, labels = _checks.probabilities_and_labels(fn, probs, labels)
     if uncertainty is None:
         uncertainty = _entropy(probs)
     scores = np.asarray(uncertainty, dtype=np.float64)
@@ -579,19 +479,19 @@ def _task_labels(fn, labels, task_names):
 def _report_row(prediction, labels, num_bins):
     fn = "uncertainty_report"
     if _is_task_result(prediction):
-        mean = _as_probabilities(fn, "predictions['mean']", prediction["mean"], max_rank=2)
+        mean = _checks.probabilities(fn, "predictions['mean']", prediction["mean"], max_rank=2)
         predictive = np.asarray(prediction["predictive_entropy"], dtype=np.float64)
         expected = np.asarray(prediction["expected_entropy"], dtype=np.float64)
         mutual = np.asarray(prediction["mutual_information"], dtype=np.float64)
     else:
-        probs = _as_probabilities(fn, "predictions", prediction)
+        probs = _checks.probabilities(fn, "predictions", prediction)
         mean = _sample_mean(probs)
         predictive = _entropy(mean)
         per_sample = _entropy(probs)
         expected = per_sample.reshape((-1, per_sample.shape[-1])).mean(axis=0)
         # With no sample axes there is nothing to disagree: no epistemic estimate.
         mutual = np.maximum(predictive - expected, 0.0) if probs.ndim > 2 else None
-    labels = _as_labels(fn, labels, *mean.shape)
+    labels = _checks.class_labels(fn, labels, *mean.shape)
     return {
         "examples": int(mean.shape[0]),
         "accuracy": float(np.mean(mean.argmax(axis=-1) == labels)),
