@@ -8,12 +8,14 @@ import importlib
 
 from keras_drifa import (
     callbacks,
+    conformal,
     data,
     distributed,
     evaluation,
     explain,
     layers,
     metrics,
+    referral,
     uncertainty,
 )
 from keras_drifa.batch_norm import recalibrate_batch_norm
@@ -27,6 +29,7 @@ __all__ = [
     "__version__",
     "build_model",
     "callbacks",
+    "conformal",
     "data",
     "distributed",
     "evaluation",
@@ -35,6 +38,7 @@ __all__ = [
     "mc_sampling",
     "metrics",
     "recalibrate_batch_norm",
+    "referral",
     "uncertainty",
     "viz",
 ]

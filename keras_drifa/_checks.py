@@ -39,6 +39,29 @@ def boolean(where, name, value):
     return bool(value)
 
 
+def number(where, name, value, low=None, high=None, *, open_low=False, open_high=False):
+    """`value` as a `float` in the interval from `low` to `high` (either may be `None`:
+    unbounded; `open_*`: that end excluded), or a `ValueError` naming the interval. Bools,
+    strings and NaN are refused."""
+    interval = (
+        f"in {'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}"
+        if low is not None and high is not None
+        else f"{'>' if open_low else '>='} {low:g}" if low is not None
+        else f"{'<' if open_high else '<='} {high:g}"
+    )
+    inside = (
+        isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+        and not np.isnan(value)
+        and (low is None or (value > low if open_low else value >= low))
+        and (high is None or (value < high if open_high else value <= high))
+    )
+    if not inside:
+        raise ValueError(
+            f"{where}: `{name}` must be a number {interval}; received {name}={value!r}."
+        )
+    return float(value)
+
+
 def seed(where, value, name="seed"):
     """The library's seed convention: `None` (a fresh draw each call) or an integer >= 0."""
     if value is None:

@@ -84,3 +84,20 @@ def test_switches_take_booleans_only():
     with pytest.raises(ValueError, match=r"build_model: `use_mfa` must be True or False; received use_mfa='False'"):
         keras_drifa.build_model(2, (16, 16, 3), 3, widths=(8, 16), blocks_per_stage=(1, 1),
                                 use_mfa="False")
+
+
+@pytest.mark.parametrize("value,kwargs,message", [
+    (0.0, dict(low=0, high=1, open_low=True), r"`x` must be a number in \(0, 1\]; received x=0.0"),
+    (True, dict(low=0, high=1), r"in \[0, 1\]; received x=True"),
+    ("0.5", dict(low=0, high=1), "received x='0.5'"),
+    (float("nan"), dict(low=0), "must be a number >= 0"),
+    (2, dict(high=1, open_high=True), "must be a number < 1"),
+])
+def test_number_names_the_interval(value, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        _checks.number("f", "x", value, **kwargs)
+
+
+def test_number_accepts_numpy_numbers_and_returns_floats():
+    assert _checks.number("f", "x", np.float32(0.5), 0, 1) == 0.5
+    assert isinstance(_checks.number("f", "x", np.int64(1), 0, 1), float)

@@ -3,30 +3,7 @@
 import numpy as np
 
 from keras_drifa import uncertainty as _uncertainty
-
-
-def _new_axes(ax, figsize):
-    """`(figure, ax)`: the given axes, or a new figure not attached to pyplot."""
-    if ax is not None:
-        return ax.figure, ax
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError(
-            "keras_drifa.viz needs matplotlib: pip install 'keras-drifa[viz]'."
-        ) from None
-    figure = Figure(figsize=figsize, dpi=100)
-    FigureCanvasAgg(figure)
-    return figure, figure.add_subplot()
-
-
-def _save(figure, save_path, fn):
-    if save_path is None:
-        return
-    if not str(save_path).lower().endswith(".png"):
-        raise ValueError(f"{fn}: save_path must end in '.png'; received {str(save_path)!r}.")
-    figure.savefig(save_path, format="png", bbox_inches="tight")
+from keras_drifa.viz._figures import new_axes, save
 
 
 def reliability_diagram(
@@ -62,7 +39,7 @@ def reliability_diagram(
     """
     bins = _uncertainty.reliability_bins(probs, labels, num_bins)
     ece = _uncertainty.expected_calibration_error(probs, labels, num_bins)
-    figure, ax = _new_axes(ax, (4.5, 4.5))
+    figure, ax = new_axes(ax, (4.5, 4.5))
     edges, filled = bins["edges"], bins["count"] > 0
     width = edges[1] - edges[0]
     left = edges[:-1][filled]
@@ -78,7 +55,7 @@ def reliability_diagram(
     ax.set_ylabel("accuracy")
     ax.set_title(title or "Reliability diagram")
     ax.legend(loc="upper left", fontsize=8, title=f"ECE = {ece:.3f}", title_fontsize=8)
-    _save(figure, save_path, "reliability_diagram")
+    save(figure, save_path, "reliability_diagram")
     return figure
 
 
@@ -135,7 +112,7 @@ def uncertainty_histogram(
     labels = labels.reshape(-1)
     scores = np.asarray(uncertainty, dtype=np.float64)
     wrong = probs.argmax(axis=-1) != labels
-    figure, ax = _new_axes(ax, (5.5, 4))
+    figure, ax = new_axes(ax, (5.5, 4))
     low, high = scores.min(), scores.max()
     edges = np.linspace(low, high if high > low else low + 1e-6, num_bins + 1)
     for chosen, name, color in ((~wrong, "right", "tab:green"), (wrong, "wrong", "tab:red")):
@@ -147,5 +124,5 @@ def uncertainty_histogram(
     ax.set_title(title or f"{measure.capitalize()} of right and wrong predictions")
     auroc_text = "undefined" if np.isnan(auroc) else f"{auroc:.3f}"
     ax.legend(fontsize=8, title=f"error AUROC = {auroc_text}", title_fontsize=8)
-    _save(figure, save_path, fn)
+    save(figure, save_path, fn)
     return figure

@@ -252,7 +252,8 @@ def test_the_example_killed_mid_epoch_resumes_to_the_uninterrupted_weights(runs)
     assert "trained epochs 1-2" in out["uninterrupted"]
     assert "trained epochs" not in out["killed"]
     assert "trained epochs 2-2" in out["resumed"]  # resumed from the backup of epoch 1
-    assert out["uninterrupted"].split("last val_loss")[1] == out["resumed"].split("last val_loss")[1]
+    last = [out[run].split("last val_loss")[1] for run in ("uninterrupted", "resumed")]
+    assert last[0] == last[1]
     resumed, reference = (backup_contents(folder / d) for d in ("resumed", "uninterrupted"))
     assert resumed.keys() == reference.keys()
     assert int(reference["attrs/keras_drifa_backup_epoch"]) == 2
