@@ -254,6 +254,25 @@ def probabilities_and_labels(fn, probs, labels):
     return probs, class_labels(fn, labels, *probs.shape)
 
 
+def example_scores(fn, arg, scores, num_examples):
+    """One finite float64 score per example, `(num_examples,)`."""
+    try:
+        scores = np.asarray(scores, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{fn}: `{arg}` must be an array of numbers: {error}") from None
+    if scores.shape != (num_examples,):
+        raise ValueError(
+            f"{fn}: `{arg}` has shape {scores.shape}; expected ({num_examples},), one score "
+            "per example."
+        )
+    if not np.all(np.isfinite(scores)):
+        index = int(np.argmax(~np.isfinite(scores)))
+        raise ValueError(
+            f"{fn}: `{arg}` has the non-finite value {scores[index]} at index {index}."
+        )
+    return scores
+
+
 def _to_numpy(value):
     if keras.ops.is_tensor(value):
         return keras.ops.convert_to_numpy(value)

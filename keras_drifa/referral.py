@@ -84,20 +84,7 @@ def _kept_errors(fn, probs, labels, scores):
     labels = _checks.class_labels(fn, labels, *mean.shape)
     if scores is None:
         scores = score(probs)
-    try:
-        scores = np.asarray(scores, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{fn}: `scores` must be an array of numbers: {error}") from None
-    if scores.shape != labels.shape:
-        raise ValueError(
-            f"{fn}: `scores` has shape {scores.shape}; expected ({len(labels)},), one score "
-            "per example."
-        )
-    if not np.all(np.isfinite(scores)):
-        index = int(np.argmax(~np.isfinite(scores)))
-        raise ValueError(
-            f"{fn}: `scores` has the non-finite value {scores[index]} at index {index}."
-        )
+    scores = _checks.example_scores(fn, "scores", scores, len(labels))
     wrong = mean.argmax(axis=-1) != labels
     order = np.argsort(scores, kind="stable")
     sorted_scores, sorted_wrong = scores[order], wrong[order].astype(np.float64)

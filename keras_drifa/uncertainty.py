@@ -317,17 +317,7 @@ def misclassification_auroc(probs, labels, uncertainty=None):
     probs, labels = _checks.probabilities_and_labels(fn, probs, labels)
     if uncertainty is None:
         uncertainty = _entropy(probs)
-    scores = np.asarray(uncertainty, dtype=np.float64)
-    if scores.shape != labels.shape:
-        raise ValueError(
-            f"{fn}: `uncertainty` has shape {scores.shape}; expected ({len(labels)},), one "
-            "score per example."
-        )
-    if not np.all(np.isfinite(scores)):
-        index = int(np.argmax(~np.isfinite(scores)))
-        raise ValueError(
-            f"{fn}: `uncertainty` has the non-finite value {scores[index]} at index {index}."
-        )
+    scores = _checks.example_scores(fn, "uncertainty", uncertainty, len(labels))
     wrong = probs.argmax(axis=-1) != labels
     num_wrong, num_right = int(wrong.sum()), int((~wrong).sum())
     if num_wrong == 0 or num_right == 0:
