@@ -299,9 +299,9 @@ def referral_table(probs, labels, referred=DEFAULT_REFERRED, scores=None):
     """
     fn = "referral_table"
     checked = _checks.probabilities(fn, "probs", probs)
-    if isinstance(referred, (str, bytes)) or not hasattr(referred, "__iter__") or not list(
-        referred
-    ):
+    if not isinstance(referred, (str, bytes)) and hasattr(referred, "__iter__"):
+        referred = list(referred)  # once: a generator would be empty the second time
+    if not isinstance(referred, list) or not referred:
         raise ValueError(
             f"{fn}: `referred` must be a non-empty sequence of shares in [0, 1); received "
             f"referred={referred!r}."

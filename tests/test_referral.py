@@ -130,3 +130,10 @@ def test_bad_input_is_named(call, message):
     probs = np.array([[0.9, 0.1], [0.6, 0.4], [0.8, 0.2], [0.7, 0.3]])
     with pytest.raises(ValueError, match=message):
         call(probs, [0, 1, 0, 1])
+
+
+def test_referred_shares_may_come_from_a_generator():
+    probs, labels = cases()
+    table = referral.referral_table(probs, labels, referred=(r for r in (0.0, 0.2)))
+    assert list(table["max_softmax"]) == ["aurc", "augrc", "accuracy_if_referred_0%",
+                                          "accuracy_if_referred_20%"]
