@@ -7,6 +7,7 @@ Runs unchanged on TensorFlow, JAX and PyTorch; pick one with `KERAS_BACKEND`.
 import importlib
 
 from keras_drifa import (
+    calibration,
     callbacks,
     conformal,
     data,
@@ -21,13 +22,15 @@ from keras_drifa import (
 from keras_drifa.batch_norm import recalibrate_batch_norm
 from keras_drifa.ensemble import MCDropoutEnsemble
 from keras_drifa.mc_sampling import mc_sampling
-from keras_drifa.models import build_model
+from keras_drifa.models import CalibratedModel, build_model
 from keras_drifa.version import __version__
 
 __all__ = [
+    "CalibratedModel",
     "MCDropoutEnsemble",
     "__version__",
     "build_model",
+    "calibration",
     "callbacks",
     "conformal",
     "data",

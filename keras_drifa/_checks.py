@@ -6,6 +6,7 @@ names the function, the argument, the value received and what was expected.
 """
 
 import numbers
+from collections.abc import Mapping, Sequence
 import warnings
 
 import keras
@@ -271,6 +272,28 @@ def example_scores(fn, arg, scores, num_examples):
             f"{fn}: `{arg}` has the non-finite value {scores[index]} at index {index}."
         )
     return scores
+
+
+def task_labels(fn, labels, task_names):
+    """`{task: labels}` from one array (one task), a list in task order or a dict."""
+    if isinstance(labels, Mapping):
+        if set(labels) != set(task_names):
+            raise ValueError(
+                f"{fn}: `labels` has the tasks {sorted(labels)}; expected the tasks of "
+                f"`predictions` {task_names}."
+            )
+        return dict(labels)
+    if len(task_names) == 1:
+        return {task_names[0]: labels}
+    if not isinstance(labels, Sequence) or isinstance(labels, str) or len(labels) != len(
+        task_names
+    ):
+        count = len(labels) if isinstance(labels, Sequence) else "not a list of"
+        raise ValueError(
+            f"{fn}: `predictions` has {len(task_names)} tasks {task_names} but `labels` has "
+            f"{count} entries; expected one label array per task, as a list or a dict."
+        )
+    return dict(zip(task_names, labels))
 
 
 def _to_numpy(value):

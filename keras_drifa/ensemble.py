@@ -88,12 +88,17 @@ class MCDropoutEnsemble(DataParallelTraining, keras.Model):
     def num_members(self):
         return len(self.members)
 
-    def call(self, inputs, training=False):
+    def member_outputs(self, inputs, training=False):
+        """Each member's outputs for `inputs` (given as to the ensemble), in member order,
+        each in the structure and order of member 0's outputs."""
         routing = self._routing
-        outputs = [
+        return [
             routing.outputs_of(m, member(routing.inputs_for(m, inputs), training=training))
             for m, member in enumerate(self.members)
         ]
+
+    def call(self, inputs, training=False):
+        outputs = self.member_outputs(inputs, training=training)
         # `fit`'s loss is the sum of the members' own losses, so `compute_loss` needs each
         # member's outputs of this very call (same dropout masks); it takes them from here,
         # within the same trace. The call itself always returns the mean, so an ensemble
@@ -281,11 +286,38 @@ class MCDropoutEnsemble(DataParallelTraining, keras.Model):
                 results[task]["samples"] = task_samples
         return results
 
-    def _input_arrays(self, x):
+    def predict_members(self, x, batch_size=None, verbose=0):
+        """Every member's deterministic prediction (dropout off), per task.
+
+        Args:
+            x: NumPy inputs, as for `predict_uncertainty`.
+            batch_size: examples per batch (default 32).
+            verbose: passed to each member's `predict`.
+
+        Returns:
+            `{task: float32 array (num_members, num_examples, num_classes)}`.
+        """
+        batch_size = DEFAULT_BATCH_SIZE if batch_size is None else _checks.positive_int(
+            "predict_members", "batch_size", batch_size
+        )
+        inputs = self._input_arrays(x, "predict_members")
+        per_member = []
+        for m, member in enumerate(self.members):
+            outputs = member.predict(
+                _unlist(self._routing.inputs_for(m, inputs)), batch_size=batch_size,
+                verbose=verbose,
+            )
+            per_member.append(_as_list(self._routing.outputs_of(m, _as_list(outputs))))
+        return {
+            task: np.stack([outputs[t] for outputs in per_member]).astype("float32")
+            for t, task in enumerate(self.output_names)
+        }
+
+    def _input_arrays(self, x, where="predict_uncertainty"):
         """`x` as a list of NumPy arrays in the first member's input order, validated."""
         specs = list(self.members[0].inputs)
         return _checks.input_arrays(
-            "predict_uncertainty",
+            where,
             x,
             [t.name for t in specs],
             [tuple(t.shape[1:]) for t in specs],

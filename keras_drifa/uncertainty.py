@@ -23,7 +23,7 @@ True
 """
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -414,7 +414,7 @@ def uncertainty_report(predictions, labels, num_bins=DEFAULT_NUM_BINS):
     fn = "uncertainty_report"
     num_bins = _check_num_bins(fn, num_bins)
     tasks = _tasks(fn, predictions)
-    labels = _task_labels(fn, labels, list(tasks))
+    labels = _checks.task_labels(fn, labels, list(tasks))
     report = UncertaintyReport()
     for task, prediction in tasks.items():
         report[task] = _report_row(prediction, labels[task], num_bins)
@@ -443,27 +443,6 @@ def _tasks(fn, predictions):
             )
         return {f"task_{t}": p for t, p in enumerate(predictions)}
     return {"task_0": predictions}
-
-
-def _task_labels(fn, labels, task_names):
-    if isinstance(labels, Mapping):
-        if set(labels) != set(task_names):
-            raise ValueError(
-                f"{fn}: `labels` has the tasks {sorted(labels)}; expected the tasks of "
-                f"`predictions` {task_names}."
-            )
-        return dict(labels)
-    if len(task_names) == 1:
-        return {task_names[0]: labels}
-    if not isinstance(labels, Sequence) or isinstance(labels, str) or len(labels) != len(
-        task_names
-    ):
-        count = len(labels) if isinstance(labels, Sequence) else "not a list of"
-        raise ValueError(
-            f"{fn}: `predictions` has {len(task_names)} tasks {task_names} but `labels` has "
-            f"{count} entries; expected one label array per task, as a list or a dict."
-        )
-    return dict(zip(task_names, labels))
 
 
 def _report_row(prediction, labels, num_bins):

@@ -8,10 +8,12 @@ import doctest
 
 import pytest
 
-from keras_drifa import conformal, evaluation, referral, uncertainty
+from keras_drifa import calibration, conformal, evaluation, referral, uncertainty
+from keras_drifa.layers import probability_calibration
 
 
-@pytest.mark.parametrize("module", [conformal, evaluation, referral, uncertainty],
+@pytest.mark.parametrize("module", [calibration, conformal, evaluation, probability_calibration,
+                                    referral, uncertainty],
                          ids=lambda m: m.__name__)
 def test_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)

@@ -8,6 +8,7 @@ from keras_drifa.layers.mfa import MFA, MultiBranchFusionAttention
 from keras_drifa.layers.mgifa import MGIFA, MultimodalGlobalInformationFusionAttention
 from keras_drifa.layers.mifa import MIFA, MultimodalInformationFusionAttention
 from keras_drifa.layers.mlifa import MLIFA, MultimodalLocalInformationFusionAttention
+from keras_drifa.layers.probability_calibration import ProbabilityCalibration
 from keras_drifa.layers.rra_block import RRABlock, RobustResidualAttentionBlock
 from keras_drifa.layers.synchronized_batch_norm import SynchronizedBatchNormalization
 
@@ -26,6 +27,7 @@ __all__ = [
     "MultimodalGlobalInformationFusionAttention",
     "MultimodalInformationFusionAttention",
     "MultimodalLocalInformationFusionAttention",
+    "ProbabilityCalibration",
     "RRABlock",
     "RobustResidualAttentionBlock",
     "SynchronizedBatchNormalization",
