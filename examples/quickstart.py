@@ -48,10 +48,12 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_drifa  # noqa: E402
+from keras_drifa import calibration, conformal, ood, referral  # noqa: E402
 from keras_drifa import data as drifa_data  # noqa: E402
 from keras_drifa.evaluation import classification_metrics, compare_runs, runs_table  # noqa: E402
 from keras_drifa.explain import GradCAM  # noqa: E402
 from keras_drifa.training import SeededRuns, paper_schedule  # noqa: E402
+from keras_drifa.uncertainty import summarize_samples  # noqa: E402
 
 MODELS = ("DRIFA-Net", "baseline")
 INTERACTIVE = sys.stdout.isatty()
@@ -124,11 +126,12 @@ def compile_model(model):
     return model
 
 
-def train_over_seeds(model, args, x, y, validation, x_test, labels_test):
+def train_over_seeds(model, args, x, y, validation, x_test, labels_test, labels_val):
     """Trains `model` once per seed (compiled once), returns the test metrics per seed,
-    the weights per seed and the validation accuracy curves."""
+    the weights per seed, the validation accuracy curves and, per seed, the test metrics
+    after temperature scaling fitted on the validation split."""
     runs = SeededRuns(compile_model(model))
-    metrics, weights, curves = [], [], []
+    metrics, weights, curves, calibrated = [], [], [], []
     for seed in range(args.seeds):
         start = time.perf_counter()
         runs.start(seed)
@@ -141,8 +144,20 @@ def train_over_seeds(model, args, x, y, validation, x_test, labels_test):
         metrics.append({t: classification_metrics(probs[t], labels_test[t]) for t in probs})
         weights.append(model.get_weights())
         curves.append({t: history.history[f"val_{t}_accuracy"] for t in probs})
+        # Post-hoc calibration: one temperature per task, fitted on the validation split
+        # (the model's own `predict`, compiled already), judged on the test split.
+        calibrated_model = keras_drifa.CalibratedModel(model)
+        fitted = calibrated_model.fit_calibration(validation[0], labels_val, verbose=0)
+        after = {t: scaling(probs[t]) for t, scaling in calibrated_model.scalings.items()}
+        calibrated.append({
+            t: {"ece_before": metrics[-1][t]["ece"],
+                "ece_after": classification_metrics(after[t], labels_test[t])["ece"],
+                "temperature": fitted[t]["temperature"],
+                "changed": int(np.sum(after[t].argmax(-1) != probs[t].argmax(-1)))}
+            for t in probs
+        })
         print(f"  {model.name}, seed {seed}: {time.perf_counter() - start:.0f} s")
-    return metrics, weights, curves
+    return metrics, weights, curves, calibrated
 
 
 def report(results, tasks):
@@ -160,6 +175,135 @@ def report(results, tasks):
         print(f"verdict: DRIFA-Net {verdict} (accuracy {difference:+.3f} ± {error:.3f}, "
               "difference of means ± its standard error)")
     return verdicts
+
+
+# --- calibration, referral, conformal sets ----------------------------------------------
+
+
+def mean_and_std(values):
+    values = np.asarray(values, dtype=float)
+    return values.mean(), values.std(ddof=1) if len(values) > 1 else 0.0
+
+
+def report_calibration(calibrated, tasks):
+    """ECE on the test split before and after temperature scaling, mean ± std over seeds."""
+    print("\nTemperature scaling (one temperature per task, fitted on the validation split), "
+          "test-split ECE, mean ± std over seeds:")
+    for name, runs in calibrated.items():
+        for task in tasks:
+            before = mean_and_std([run[task]["ece_before"] for run in runs])
+            after = mean_and_std([run[task]["ece_after"] for run in runs])
+            temperatures = [run[task]["temperature"] for run in runs]
+            changed = sum(run[task]["changed"] for run in runs)
+            print(f"  {name}, {task}: ECE {before[0]:.3f} ± {before[1]:.3f} -> {after[0]:.3f} ± "
+                  f"{after[1]:.3f} (temperature {min(temperatures):.2f}-{max(temperatures):.2f}); "
+                  f"predicted classes changed: {changed}")
+
+
+def report_ensemble(sampled, labels_val, labels_test, tasks):
+    """The ensemble's accuracy and ECE before and after temperature scaling of every
+    Monte Carlo sample (fitted on the validation samples); returns the calibrated test
+    summaries, with their samples."""
+    calibrated = {}
+    for task in tasks:
+        scaling = calibration.fit_scaling(sampled["validation"][task]["samples"], labels_val[task])
+        samples = scaling(sampled["test"][task]["samples"]).astype("float32")
+        calibrated[task] = {**summarize_samples(samples), "samples": samples}
+        raw, u = sampled["test"][task], calibrated[task]
+        before = classification_metrics(raw["mean"], labels_test[task])["ece"]
+        after = classification_metrics(u["mean"], labels_test[task])["ece"]
+        accuracy = np.mean(u["predicted_class"] == labels_test[task])
+        changed = int(np.sum(u["predicted_class"] != raw["predicted_class"]))
+        print(f"  {task}: accuracy {accuracy:.3f}; ECE {before:.3f} -> {after:.3f} after "
+              f"temperature scaling (T = {scaling.temperature:.2f}); predicted classes "
+              f"changed: {changed}")
+    return calibrated
+
+
+def paired_aurc_difference(probs, labels, score_a, score_b, num_resamples=200, seed=0):
+    """AURC(score_a) - AURC(score_b) and its bootstrap standard error (cases resampled
+    together, so both scores see the same resample)."""
+    rng = np.random.default_rng(seed)
+    difference = referral.aurc(probs, labels, score_a) - referral.aurc(probs, labels, score_b)
+    draws = []
+    for _ in range(num_resamples):
+        i = rng.integers(0, len(labels), len(labels))
+        draws.append(referral.aurc(probs[i], labels[i], score_a[i])
+                     - referral.aurc(probs[i], labels[i], score_b[i]))
+    return difference, float(np.std(draws, ddof=1))
+
+
+def report_referral(samples, labels, description):
+    """"Refer the least certain X%": the referral table and whether mutual information
+    beats the softmax baseline, with a bootstrap standard error."""
+    table = referral.referral_table(samples, labels, scores=("max_softmax", "predictive_entropy",
+                                                             "mutual_information"))
+    print(f"\nReferral, {description}: accuracy on the cases kept when the least certain share "
+          "is referred; AURC, AUGRC lower is better.")
+    print("  " + str(table).replace("\n", "\n  "))
+    baseline = referral.score(samples, "max_softmax")
+    mi = referral.score(samples, "mutual_information")
+    mean = samples.reshape((-1,) + samples.shape[-2:]).mean(axis=0)
+    difference, error = paired_aurc_difference(mean, labels, mi, baseline)
+    verdict = ("beats" if difference + 2 * error < 0 else
+               "is worse than" if difference - 2 * error > 0 else "does not beat")
+    print(f"  mutual information {verdict} the softmax baseline: AURC difference "
+          f"{difference:+.4f} ± {error:.4f} (bootstrap standard error).")
+
+
+def report_conformal(sampled, labels_val, labels_test, tasks, alpha):
+    """Split conformal sets from the ensemble's (uncalibrated) mean: calibrated on the
+    validation split, evaluated on the test split."""
+    print(f"\nConformal prediction sets at alpha = {alpha} (promised coverage "
+          f"{1 - alpha:.0%}; calibration split: validation, test split: test):")
+    for task in tasks:
+        cells = []
+        for method in ("lac", "aps"):
+            predictor = conformal.SplitConformal(alpha=alpha, method=method)
+            predictor.fit(sampled["validation"][task]["mean"], labels_val[task])
+            result = predictor.evaluate(sampled["test"][task]["mean"], labels_test[task])
+            cells.append(f"{method.upper()} coverage {result['coverage']:.3f}, mean set size "
+                         f"{result['mean_set_size']:.2f}, empty {result['empty']:.1%}")
+        print(f"  {task}: " + "; ".join(cells))
+
+
+def report_shift(ensemble, model, x_test, clean_samples, x_train, args, task="pair_class",
+                 broken="dermoscopy"):
+    """One failing input: the test pairs again with one modality replaced by noise. Can
+    each score tell them from the clean pairs, and which input's influence on the
+    prediction changes most? Returns the ensemble's samples of the shifted pairs."""
+    shifted = drifa_data.make_shifted(x_test, "noise_modality", modality=broken, seed=1).images
+    samples = {
+        "clean": clean_samples,
+        "shifted": ensemble.predict_uncertainty(
+            shifted, num_samples=args.mc_samples, seed=0, return_samples=True, verbose=0
+        )[task]["samples"],
+    }
+    logits = {name: ood.predict_logits(model, x, batch_size=64)[task]
+              for name, x in (("clean", x_test), ("shifted", shifted))}
+    ensemble_scores = {n: ood.ood_scores(samples=s) for n, s in samples.items()}
+    single_scores = {n: ood.ood_scores(logits=z) for n, z in logits.items()}
+    ensemble_table = ood.detection_table(ensemble_scores["clean"], ensemble_scores["shifted"])
+    single_table = ood.detection_table(single_scores["clean"], single_scores["shifted"])
+    print(f"\nShift detection: the {len(x_test[broken])} test pairs with {broken} replaced by "
+          f"noise against the clean ones, {task}, AUROC (1 = always told apart, 0.5 = chance):")
+    for label, table in (("ensemble", ensemble_table), ("DRIFA-Net seed 0", single_table)):
+        cells = [f"{name} {row['auroc']:.3f}" for name, row in table.items()]
+        print(f"  {label}: " + ", ".join(cells) + " (msp: the softmax baseline)")
+    fill = {m: x.mean(axis=0) for m, x in x_train.items()}
+    leaning = {
+        name: ood.modality_attribution(model, x, fill=fill, batch_size=64)[task]
+        for name, x in (("clean", x_test), ("shifted", shifted))
+    }
+    change = {m: abs(leaning["shifted"][m].mean() - leaning["clean"][m].mean()) for m in x_test}
+    suspect = max(change, key=change.get)
+    print("  which input broke: how much the prediction moves when each input is replaced by "
+          "the training mean (total variation), clean -> shifted: " + ", ".join(
+              f"{m} {leaning['clean'][m].mean():.3f} -> {leaning['shifted'][m].mean():.3f}"
+              for m in x_test)
+          + f"; it changes most for {suspect}"
+          + (" (right)." if suspect == broken else f" (wrong: {broken} was broken)."))
+    return samples["shifted"]
 
 
 # --- Grad-CAM -------------------------------------------------------------------------
@@ -231,7 +375,8 @@ def save_gradcam_figure(path, images, masks, trained, random_maps, title):
     plt.close(fig)
 
 
-def save_reliability_figure(path, probs, labels, tasks):
+def save_reliability_figure(path, panels):
+    """One reliability diagram per `(title, probs, labels)` panel."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -239,9 +384,9 @@ def save_reliability_figure(path, probs, labels, tasks):
 
     from keras_drifa.viz import reliability_diagram
 
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 4))
-    for ax, task in zip(axes, tasks):
-        reliability_diagram(probs[task], labels[task], title=f"DRIFA-Net ensemble, {task}", ax=ax)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4))
+    for ax, (title, probs, labels) in zip(axes, panels):
+        reliability_diagram(probs, labels, title=title, ax=ax)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -288,19 +433,21 @@ def main(argv=None):
     validation = (take(data.images, val), take(targets, val))
     x_test = take(data.images, test)
     labels_test = {t: y[test] for t, y in labels.items()}
+    labels_val = {t: y[val] for t, y in labels.items()}
     print(f"\nData: {len(train)} train / {len(val)} validation / {len(test)} test pairs of "
           f"{args.image_size}x{args.image_size} images; tasks {tasks}, {args.classes} classes "
           f"each (chance {1 / args.classes:.2f}). pair_class needs both images.")
 
     # 2. DRIFA-Net and the baseline, several seeds each, one compiled model per architecture.
     models = {"DRIFA-Net": build(data, args.classes), "baseline": build(data, args.classes, False)}
-    results, weights, curves = {}, {}, {}
+    results, weights, curves, calibrated = {}, {}, {}, {}
     for name, model in models.items():
         print(f"\nTraining {name} ({model.count_params():,} parameters), {args.seeds} seeds")
-        results[name], weights[name], curves[name] = train_over_seeds(
-            model, args, x_train, y_train, validation, x_test, labels_test
+        results[name], weights[name], curves[name], calibrated[name] = train_over_seeds(
+            model, args, x_train, y_train, validation, x_test, labels_test, labels_val
         )
     verdicts = report(results, tasks)
+    report_calibration(calibrated, tasks)
 
     # 3. Uncertainty: the DRIFA-Nets of all seeds as one Monte Carlo dropout ensemble.
     drifa = models["DRIFA-Net"]
@@ -310,18 +457,26 @@ def main(argv=None):
         member.set_weights(w)
         members.append(member)
     ensemble = keras_drifa.MCDropoutEnsemble(members)
-    print(f"\nMC dropout ensemble of the {len(members)} DRIFA-Nets, {args.mc_samples} samples each:")
-    uncertainty = ensemble.predict_uncertainty(
-        x_test, num_samples=args.mc_samples, seed=0, verbose=1 if INTERACTIVE else 2
-    )
-    for task in tasks:
-        u = uncertainty[task]
-        correct = u["predicted_class"] == labels_test[task]
-        mi = u["mutual_information"]
-        ece = classification_metrics(u["mean"], labels_test[task])["ece"]
-        wrong = f"{mi[~correct].mean():.4f}" if (~correct).any() else "- (none wrong)"
-        print(f"  {task}: accuracy {correct.mean():.3f}, ECE {ece:.3f}; mean mutual information "
-              f"{mi[correct].mean():.4f} on right vs {wrong} on wrong predictions")
+    print(f"\nMC dropout ensemble of the {len(members)} DRIFA-Nets, {args.mc_samples} samples each "
+          "(validation split, then test split):")
+    sampled = {
+        split: ensemble.predict_uncertainty(
+            x, num_samples=args.mc_samples, seed=0, return_samples=True,
+            verbose=1 if INTERACTIVE else 2)
+        for split, x in (("validation", validation[0]), ("test", x_test))
+    }
+    uncertainty = report_ensemble(sampled, labels_val, labels_test, tasks)
+    report_conformal(sampled, labels_val, labels_test, tasks, alpha=0.1)
+    drifa.set_weights(weights["DRIFA-Net"][0])
+    shifted_samples = report_shift(
+        ensemble, drifa, x_test, sampled["test"]["pair_class"]["samples"], x_train, args)
+    # Referral needs errors to refer: the clean test pairs plus the same pairs with a broken
+    # dermoscopy image, as a clinic would see them if some images failed. Uncalibrated
+    # samples: referral uses only the order of the cases.
+    mixed = np.concatenate([sampled["test"]["pair_class"]["samples"], shifted_samples], axis=-2)
+    mixed_labels = np.concatenate([labels_test["pair_class"]] * 2)
+    report_referral(mixed, mixed_labels, "pair_class, the test pairs clean and again with "
+                    "dermoscopy replaced by noise (ensemble)")
 
     # 4. Grad-CAM on the pair task: where in each image is the evidence for the pair class?
     masks = {m: data.masks[m][test] for m in data.modality_names}
@@ -354,11 +509,19 @@ def main(argv=None):
     path = os.path.join(args.output, "validation_curves.png")
     save_curves_figure(path, curves, tasks)
     paths.append(path)
-    from keras_drifa.viz import plot_embeddings
+    from keras_drifa.viz import plot_embeddings, risk_coverage_plot
 
     path = os.path.join(args.output, "reliability.png")
-    save_reliability_figure(path, {t: uncertainty[t]["mean"] for t in tasks}, labels_test,
-                            ["cytology_class", "pair_class"])
+    save_reliability_figure(path, [
+        (f"ensemble, {task}, {when}", probs[task]["mean"], labels_test[task])
+        for task in ("cytology_class", "pair_class")
+        for when, probs in (("raw", sampled["test"]), ("temperature-scaled", uncertainty))
+    ])
+    paths.append(path)
+    path = os.path.join(args.output, "referral.png")
+    risk_coverage_plot(mixed, mixed_labels, scores=("max_softmax", "mutual_information"),
+                       save_path=path, title="pair_class, test pairs clean and with a broken "
+                       "dermoscopy image: refer the least certain")
     paths.append(path)
     path = os.path.join(args.output, "embeddings.png")
     fig = plot_embeddings(drifa, take(x_test, slice(0, 300)), labels_test["pair_class"][:300],

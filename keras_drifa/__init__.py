@@ -16,6 +16,7 @@ from keras_drifa import (
     explain,
     layers,
     metrics,
+    ood,
     referral,
     uncertainty,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "layers",
     "mc_sampling",
     "metrics",
+    "ood",
     "recalibrate_batch_norm",
     "referral",
     "uncertainty",

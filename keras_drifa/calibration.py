@@ -18,6 +18,9 @@ softmax ignores; so scaling `l` by one number is temperature scaling of the logi
   single temperature cannot, and it CAN change the predicted class; `fit_scaling`'s
   callers report how often it does.
 
+Temperature scaling keeps the class of every single prediction; averaged samples, each
+scaled first, can change their average's class where the samples disagree.
+
 Monte Carlo samples (`(..., num_examples, num_classes)`, leading axes the samples) are
 calibrated one sample at a time and then averaged ("calibrate, then pool"): the fit
 minimises the NLL of the averaged calibrated samples, so the mean, its entropy and the
@@ -92,8 +95,9 @@ def fit_scaling(probs, labels, method="temperature"):
             `(..., num_examples, num_classes)`: each sample is scaled, then they are
             averaged (the averaged prediction's NLL is what is minimised).
         labels: the true classes, `(num_examples,)` indices or one-hot.
-        method: `"temperature"` (one parameter, keeps the predicted class) or `"vector"`
-            (a scale and a bias per class; may change the predicted class).
+        method: `"temperature"` (one parameter; keeps each sample's predicted class,
+            though with several samples their average's may move) or `"vector"` (a
+            scale and a bias per class; may change the predicted class).
 
     Returns:
         A `Scaling`; call it on probabilities (of the same model, same data

@@ -8,12 +8,13 @@ import doctest
 
 import pytest
 
-from keras_drifa import calibration, conformal, evaluation, referral, uncertainty
+from keras_drifa import calibration, conformal, evaluation, ood, referral, uncertainty
+from keras_drifa.data import shifts
 from keras_drifa.layers import probability_calibration
 
 
-@pytest.mark.parametrize("module", [calibration, conformal, evaluation, probability_calibration,
-                                    referral, uncertainty],
+@pytest.mark.parametrize("module", [calibration, conformal, evaluation, ood,
+                                    probability_calibration, referral, shifts, uncertainty],
                          ids=lambda m: m.__name__)
 def test_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)

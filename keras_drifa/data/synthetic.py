@@ -28,6 +28,10 @@ class SyntheticData:
             `sum(codes) % num_classes`.
         num_classes: `{task: number of classes}`, usable as `build_model(num_classes=...)`.
         label_mode: `"multitask"` or `"paired"`.
+        arguments: the `make_synthetic` arguments that made the data (`modalities` as a
+            list of kinds, `image_size`, `num_classes`, `label_mode`, `noise`, `channels`,
+            `seed`, `unseen_class`), so that more data can be drawn alike
+            (`keras_drifa.data.make_shifted` does).
     """
 
     images: dict
@@ -36,6 +40,7 @@ class SyntheticData:
     codes: dict
     num_classes: dict
     label_mode: str
+    arguments: dict = None
 
     @property
     def modality_names(self):
@@ -73,6 +78,7 @@ def make_synthetic(
     noise=0.05,
     channels=None,
     seed=0,
+    unseen_class=False,
 ):
     """Generates a deterministic multimodal image classification data set.
 
@@ -108,6 +114,13 @@ def make_synthetic(
             dermoscopy, 1 for mri); 1 or 3 converts every modality.
         seed: integer seed; the same arguments and seed give the same data, and the
             first n samples do not depend on `num_samples`.
+        unseen_class: `True` draws every evidence region with a class no model trained on
+            these classes has seen: code `c` is drawn as `c + 1/2`, its stripes and hue
+            halfway between those of classes `c` and `c + 1` (stripe angle
+            `pi * (c + 1/2) / K` instead of `pi * c / K`). Everything else is drawn as with
+            `False`, so sample `i` differs from the in-distribution sample `i` of the same
+            seed in its evidence region only. `codes` and `labels` still hold `c`: use
+            these images as out-of-distribution examples, not to score accuracy.
 
     Returns:
         A `SyntheticData` with `images`, `masks`, `labels`, `codes`, `num_classes` (dicts
@@ -134,6 +147,12 @@ def make_synthetic(
     noise = _checks.number(where, "noise", noise, minimum=0)
     channels = _checks.channels(where, channels, allow_none=True)
     seed = _checks.seed(where, seed)
+    unseen_class = _checks.boolean(where, "unseen_class", unseen_class)
+    arguments = dict(
+        modalities=list(kinds), image_size=(height, width), num_classes=num_classes,
+        label_mode=label_mode, noise=noise, channels=channels, seed=seed,
+        unseen_class=unseen_class,
+    )
 
     names = _modality_names(kinds)
     images, masks, codes = {}, {}, {}
@@ -147,7 +166,10 @@ def make_synthetic(
             rng = np.random.default_rng([seed, m, start // _CHUNK])
             # Always a whole chunk, so that sample i does not depend on num_samples.
             code = rng.integers(0, classes[m], _CHUNK)
-            canvas = _RENDERERS[kind](rng, code, classes[m], height, width)
+            if unseen_class:  # code c of K classes drawn as code 2c + 1 of 2K
+                canvas = _RENDERERS[kind](rng, 2 * code + 1, 2 * classes[m], height, width)
+            else:
+                canvas = _RENDERERS[kind](rng, code, classes[m], height, width)
             planes = canvas.planes[:, :n]
             planes += _pixel_noise(rng, canvas.planes.shape, noise)[:, :n]
             np.clip(planes, 0.0, 1.0, out=planes)
@@ -165,7 +187,7 @@ def make_synthetic(
     else:
         labels = {"label": (sum(codes.values()) % classes[0]).astype("int32")}
         counts = {"label": classes[0]}
-    return SyntheticData(images, masks, labels, codes, counts, label_mode)
+    return SyntheticData(images, masks, labels, codes, counts, label_mode, arguments)
 
 
 def _kinds(modalities):

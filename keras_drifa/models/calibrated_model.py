@@ -29,8 +29,10 @@ class CalibratedModel(keras.Model):
     - Saving to `.keras` keeps the wrapped model and the fitted parameters; it loads with
       plain `keras.saving.load_model`.
 
-    With `method="temperature"` (the default) the predicted class never changes: only
-    how confident the probabilities are. `"vector"` scaling fits a scale and a bias per
+    With `method="temperature"` (the default) a single model's predicted class never
+    changes: only how confident the probabilities are. An ensemble's members (or Monte
+    Carlo samples) are scaled before they are averaged, which can move the arg-max of
+    the average where they disagree; `fit_calibration` reports the share that changed. `"vector"` scaling fits a scale and a bias per
     class; it can fix class-dependent miscalibration and can change predictions
     (`fit_calibration` reports the share that changed).
 

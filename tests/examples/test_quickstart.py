@@ -9,7 +9,8 @@ import pytest
 from drifa_testing import ONCE_ON_TORCH
 
 SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "examples" / "quickstart.py"
-FIGURES = ("gradcam.png", "validation_curves.png", "reliability.png", "embeddings.png")
+FIGURES = ("gradcam.png", "validation_curves.png", "reliability.png", "referral.png",
+           "embeddings.png")
 
 
 @ONCE_ON_TORCH
@@ -35,7 +36,12 @@ def test_short_run_prints_verdicts_and_writes_every_figure(tmp_path, capsys):
     assert out.count("verdict: DRIFA-Net ") == 3
     assert "Verdicts (accuracy over seeds): cytology_class: DRIFA-Net " in out
     assert out.count("random weights") >= 4 and "a flat map" in out
-    assert "mean mutual information" in out and "Done in" in out
+    # Calibration: every model and task, before and after, and the ensemble's.
+    assert out.count("predicted classes changed: ") == 2 * 3 + 3
+    assert out.count("after temperature scaling (T = ") == 3
+    assert "mutual information " in out and " the softmax baseline: AURC difference " in out
+    assert out.count("LAC coverage ") == 3 and out.count("APS coverage ") == 3
+    assert "Done in" in out
     for name in FIGURES:
         assert (tmp_path / name).stat().st_size > 10_000, name
     (trained, random_maps), = maps
