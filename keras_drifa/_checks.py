@@ -296,6 +296,28 @@ def task_labels(fn, labels, task_names):
     return dict(zip(task_names, labels))
 
 
+def logits(fn, logits):
+    """Validated float64 logits `(num_examples, num_classes)`, finite, two classes or more."""
+    try:
+        array = np.asarray(logits, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"{fn}: `logits` must be an array of numbers; could not convert "
+            f"{type(logits).__name__}: {error}"
+        ) from None
+    if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] < 2:
+        raise ValueError(
+            f"{fn}: `logits` has shape {array.shape}; expected (num_examples, num_classes) "
+            "with at least one example and two classes."
+        )
+    if not np.all(np.isfinite(array)):
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+        raise ValueError(
+            f"{fn}: `logits` contains a non-finite value {array[index]} at index {index}."
+        )
+    return array
+
+
 def _to_numpy(value):
     if keras.ops.is_tensor(value):
         return keras.ops.convert_to_numpy(value)

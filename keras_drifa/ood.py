@@ -42,7 +42,7 @@ import numbers
 import keras
 import numpy as np
 
-from keras_drifa import _checks, _graph, uncertainty
+from keras_drifa import _checks, _graph, _table, uncertainty
 
 SCORES = ("msp", "entropy", "mutual_information", "max_logit", "energy")
 BASELINE = "msp"
@@ -123,7 +123,7 @@ def max_logit(logits):
     >>> max_logit([[2.0, -1.0], [0.5, 0.0]]).tolist()
     [-2.0, -0.5]
     """
-    return -_logits("max_logit", logits).max(axis=-1)
+    return -_checks.logits("max_logit", logits).max(axis=-1)
 
 
 def energy(logits, temperature=1.0):
@@ -146,7 +146,7 @@ def energy(logits, temperature=1.0):
     [-0.6931]
     """
     fn = "energy"
-    logits = _logits(fn, logits)
+    logits = _checks.logits(fn, logits)
     temperature = _checks.number(fn, "temperature", temperature, 0, open_low=True)
     scaled = logits / temperature
     top = scaled.max(axis=-1)
@@ -184,7 +184,7 @@ def ood_scores(probs=None, logits=None, samples=None):
     if samples is not None:
         checked["samples"] = _checks.probabilities(fn, "samples", samples, min_rank=3)
     if logits is not None:
-        checked["logits"] = _logits(fn, logits)
+        checked["logits"] = _checks.logits(fn, logits)
     shapes = {name: a.shape[-2:] for name, a in checked.items()}
     if len(set(shapes.values())) != 1:
         raise ValueError(
@@ -298,13 +298,7 @@ class DetectionTable(dict):
                     else [f"{row['auroc_change']:+.4f}", f"{row['fpr_change']:+.4f}"]
                 )
             rows.append(cells)
-        widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
-
-        def line(cells):
-            return "  ".join(c.rjust(w) if i else c.ljust(w)
-                             for i, (c, w) in enumerate(zip(cells, widths)))
-
-        return "\n".join(line(r) for r in [header] + rows)
+        return _table.aligned(header, rows, first_left=True)
 
     def __str__(self):
         return self.to_string()
@@ -465,27 +459,6 @@ def modality_attribution(model, x, fill="mean", batch_size=None):
 
 
 # --- helpers --------------------------------------------------------------------------
-
-
-def _logits(fn, logits):
-    try:
-        array = np.asarray(logits, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise ValueError(
-            f"{fn}: `logits` must be an array of numbers; could not convert "
-            f"{type(logits).__name__}: {error}"
-        ) from None
-    if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] < 2:
-        raise ValueError(
-            f"{fn}: `logits` has shape {array.shape}; expected (num_examples, num_classes) "
-            "with at least one example and two classes."
-        )
-    if not np.all(np.isfinite(array)):
-        index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
-        raise ValueError(
-            f"{fn}: `logits` contains a non-finite value {array[index]} at index {index}."
-        )
-    return array
 
 
 def _softmax(logits):

@@ -36,7 +36,7 @@ import math
 
 import numpy as np
 
-from keras_drifa import _checks, uncertainty
+from keras_drifa import _checks, _table, uncertainty
 
 SCORES = ("max_softmax", "predictive_entropy", "expected_entropy", "mutual_information")
 DEFAULT_REFERRED = (0.0, 0.1, 0.2, 0.3, 0.5)
@@ -261,12 +261,7 @@ class ReferralTable(dict):
         columns = list(next(iter(self.values())))
         header = ["score"] + [c.replace("accuracy_if_referred_", "refer ") for c in columns]
         rows = [[name] + [f"{row[c]:.4f}" for c in columns] for name, row in self.items()]
-        widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
-        def line(cells):
-            return "  ".join(c.rjust(w) if i else c.ljust(w)
-                             for i, (c, w) in enumerate(zip(cells, widths)))
-
-        return "\n".join(line(r) for r in [header] + rows)
+        return _table.aligned(header, rows, first_left=True)
 
     def __str__(self):
         return self.to_string()

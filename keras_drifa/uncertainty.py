@@ -27,7 +27,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from keras_drifa import _checks
+from keras_drifa import _checks, _table
 
 SUM_TOLERANCE = _checks.PROBABILITY_SUM_TOLERANCE
 DEFAULT_NUM_BINS = 15
@@ -372,9 +372,7 @@ class UncertaintyReport(dict):
             ]
             for task, row in self.items()
         ]
-        widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
-        lines = ["  ".join(cell.rjust(w) for cell, w in zip(r, widths)) for r in [header] + rows]
-        return "\n".join(lines)
+        return _table.aligned(header, rows)
 
     def __str__(self):
         return self.to_string()

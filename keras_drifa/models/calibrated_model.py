@@ -7,7 +7,7 @@ import keras
 import numpy as np
 from keras import ops, tree
 
-from keras_drifa import _checks, _graph, _saving, calibration, uncertainty
+from keras_drifa import _checks, _graph, _saving, _table, calibration, uncertainty
 from keras_drifa.ensemble import MCDropoutEnsemble
 from keras_drifa.layers.probability_calibration import ProbabilityCalibration
 
@@ -249,10 +249,7 @@ class CalibrationReport(dict):
             + ["-" if math.isnan(row[c]) else f"{row[c]:.4f}" for c in self.COLUMNS]
             for task, row in self.items()
         ]
-        widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
-        return "\n".join(
-            "  ".join(cell.rjust(w) for cell, w in zip(r, widths)) for r in [header] + rows
-        )
+        return _table.aligned(header, rows)
 
     def __str__(self):
         return self.to_string()
