@@ -16,8 +16,10 @@ from keras_drifa.layers import (
 )
 from keras_drifa.models import ABLATIONS, FUSIONS, fusion_parameter_counts
 
-# Two stages of one block: 16x16 images end in 2x2 maps of 8 channels.
-SMALL = dict(input_shape=(16, 16, 3), num_classes=(2, 3), widths=(4, 8), blocks_per_stage=(1, 1))
+# One stage of one block (few operations to compile on JAX): 16x16 images end in 4x4 maps
+# of 8 channels.
+SMALL = dict(input_shape=(16, 16, 3), num_classes=(2, 3), widths=(8,), blocks_per_stage=(1,))
+LADDER = dict(SMALL, widths=(4, 8), blocks_per_stage=(1, 1))
 BASELINES = [f for f in FUSIONS if f != "drifa"]
 FUSION_LAYERS = {
     "gated": "gated_fusion",
@@ -98,9 +100,9 @@ def test_modalities_whose_maps_differ_in_size(fusion):
 @pytest.mark.parametrize("units", [None, 6])
 def test_parameter_counts_match_the_formulas(fusion, units):
     model = keras_drifa.build_model(fusion=fusion, fusion_units=units, **SMALL)
-    branches = drifa_net_params(widths=(4, 8), blocks=(1, 1), classes=(), use_mfa=False,
+    branches = drifa_net_params(widths=(8,), blocks=(1,), classes=(), use_mfa=False,
                                 use_mifa=False)
-    head, fused = fusion_head_params(fusion, (8, 8), units or 8, (4, 4))
+    head, fused = fusion_head_params(fusion, (8, 8), units or 8, (16, 16))
     assert model.count_params() == branches + head + sum(fused * n + n for n in (2, 3))
 
 
@@ -129,7 +131,7 @@ def test_block_mfa_switch_removes_only_the_mfas_after_the_blocks():
 
 @pytest.mark.parametrize("rung", list(ABLATIONS))
 def test_ablation_ladder(rung):
-    model = keras_drifa.build_model(**ABLATIONS[rung], **SMALL)
+    model = keras_drifa.build_model(**ABLATIONS[rung], **LADDER)
     flags = {
         "DRIFA-Net": dict(),
         "without MIFA": dict(use_mifa=False),
