@@ -180,7 +180,7 @@ def mifa_params(c, m):
 
 def drifa_net_params(
     channels=(3, 3), widths=(64, 128, 256, 512), blocks=(2, 2, 2, 2), classes=(5, 7),
-    use_mfa=True, use_mifa=True,
+    use_mfa=True, use_mifa=True, use_block_mfa=True,
 ):
     """Total parameters of DRIFA-Net, counted layer by layer from the architecture table."""
     m = len(channels)
@@ -200,7 +200,7 @@ def drifa_net_params(
                 if stride != 1 or c != f:
                     total += conv_p(1, c, f) + bn(f)
                 c = f
-                if k < num_blocks:
+                if k < num_blocks and use_block_mfa:
                     total += attn(f)
     if use_mifa:
         for f, n in zip(widths, blocks):
@@ -220,3 +220,33 @@ def drifa_net_non_trainable(num_modalities=2, widths=(64, 128, 256, 512), blocks
             per_branch += 2 * f + (f if (stride != 1 or c != f) else 0)
             c = f
     return 2 * per_branch * num_modalities
+
+
+def _attention_params(units, query_tokens_dim, heads):
+    """`keras.layers.MultiHeadAttention(heads, key_dim=max(1, units // heads))` on width
+    `units`: query, key and value projections with biases, and the output projection."""
+    inner = heads * max(1, units // heads)
+    return 3 * (units * inner + inner) + inner * units + units
+
+
+def fusion_head_params(fusion, channels, units, token_counts, heads=4, layers=2, mlp_ratio=2):
+    """Parameters of a baseline fusion head, from the formulas in its layer's docstring.
+
+    `channels`: the branches' last channels (one per modality); `token_counts`: the pixels
+    of each modality's last map. Returns `(head parameters, width of the fused vector)`.
+    """
+    m = len(channels)
+    if fusion == "mlp":
+        return sum(channels) * units + units, units
+    projections = sum(c * units + units for c in channels)
+    if fusion == "gated":
+        return projections + (units * units + units) + (units + 1), m * units
+    tokens = projections + sum(token_counts) * units
+    if fusion == "cross_attention":
+        return tokens + m * (_attention_params(units, units, heads) + 2 * units), m * units
+    encoder = (
+        _attention_params(units, units, heads) + 2 * units  # attention, its layer norm
+        + units * mlp_ratio * units + mlp_ratio * units        # MLP hidden
+        + mlp_ratio * units * units + units + 2 * units        # MLP output, its layer norm
+    )
+    return tokens + m * units + layers * encoder, m * units

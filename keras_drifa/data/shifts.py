@@ -322,7 +322,7 @@ def _labels(source, names, shift):
     labels = {t: y.copy() for t, y in source.labels.items()}
     if shift != "unseen_class":
         return labels
-    if source.label_mode == "paired":
+    if source.label_mode in ("paired", "same_quadrant"):  # one label from all modalities
         return {t: np.full_like(y, -1) for t, y in labels.items()}
     for m in names:
         labels[f"{m}_label"][:] = -1

@@ -8,11 +8,14 @@ from keras_drifa.data import _checks
 
 # The looks a synthetic modality can take, with their natural number of channels.
 KINDS = {"cytology": 3, "dermoscopy": 3, "mri": 1}
-LABEL_MODES = ("multitask", "paired")
+LABEL_MODES = ("multitask", "paired", "same_quadrant")
 
 # Samples are drawn in chunks from generators seeded by (seed, modality, chunk), so the
 # first n samples do not depend on how many are generated, and memory stays bounded.
 _CHUNK = 128
+# The generator stream of the evidence positions of label_mode="same_quadrant", seeded by
+# (seed, _LAYOUT_STREAM, chunk): apart from every modality's stream.
+_LAYOUT_STREAM = 2**16
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -25,9 +28,10 @@ class SyntheticData:
         labels: `{task: int32 array (N,)}` of class indices.
         codes: `{modality: int32 array (N,)}`, the class code drawn into each modality.
             In multitask mode it equals that modality's label; in paired mode the label is
-            `sum(codes) % num_classes`.
+            `sum(codes) % num_classes`; in same_quadrant mode the codes do not enter the
+            label (they can serve as extra tasks).
         num_classes: `{task: number of classes}`, usable as `build_model(num_classes=...)`.
-        label_mode: `"multitask"` or `"paired"`.
+        label_mode: `"multitask"`, `"paired"` or `"same_quadrant"`.
         arguments: the `make_synthetic` arguments that made the data (`modalities` as a
             list of kinds, `image_size`, `num_classes`, `label_mode`, `noise`, `channels`,
             `seed`, `unseen_class`), so that more data can be drawn alike
@@ -90,7 +94,7 @@ def make_synthetic(
     drawn independently of the class. That region is returned as a ground-truth mask, so
     saliency maps such as Grad-CAM can be scored against it.
 
-    Two label modes:
+    Three label modes:
 
     - `"multitask"` (the paper's setting): every modality has its own task and label set,
       drawn independently, as when SIPaKMeD cells are paired with HAM10000 lesions.
@@ -98,6 +102,12 @@ def make_synthetic(
       drawn in each modality. Each modality on its own carries exactly chance-level
       information about the label; all of them together determine it, so only a model
       that fuses the modalities can beat chance.
+    - `"same_quadrant"`: one binary task: 1 when the evidence regions of all modalities
+      sit in the same quadrant of their images, 0 otherwise (half the samples each). Each
+      modality's evidence position alone is uniform over the quadrants whatever the label,
+      and the class codes (texture and colour) do not enter it, so neither one image nor
+      a vector pooled over an image's pixels carries the label: a model has to compare
+      *where* the evidence sits in the images. The masks show where it is.
 
     Args:
         num_samples: number of samples (rows); every modality gets one image per row.
@@ -105,9 +115,11 @@ def make_synthetic(
             mri), or a list of kinds, e.g. `["dermoscopy", "mri"]`. A kind listed twice
             gets a numbered name (`"mri"`, `"mri_1"`).
         image_size: `size` or `(height, width)`, at least 16 pixels each.
-        num_classes: multitask: an int for every modality, or one int per modality.
-            Paired: one int. Each at least 2.
-        label_mode: `"multitask"` or `"paired"`.
+        num_classes: multitask and same_quadrant: an int for every modality, or one int
+            per modality (in same_quadrant mode they are the texture classes drawn as
+            `codes`; the label has two classes). Paired: one int. Each at least 2.
+        label_mode: `"multitask"`, `"paired"` or `"same_quadrant"` (two modalities or
+            more).
         noise: standard deviation of the additive pixel noise (uniform, zero-mean), a
             finite number >= 0.
         channels: `None` keeps each kind's natural channels (3 for cytology and
@@ -125,7 +137,7 @@ def make_synthetic(
     Returns:
         A `SyntheticData` with `images`, `masks`, `labels`, `codes`, `num_classes` (dicts
         keyed by modality or task name) and the `label_mode`. Tasks are named
-        `f"{modality}_label"` in multitask mode and `"label"` in paired mode.
+        `f"{modality}_label"` in multitask mode and `"label"` in the other modes.
 
     Example:
 
@@ -143,6 +155,11 @@ def make_synthetic(
     kinds = _kinds(modalities)
     height, width = _checks.image_size(where, image_size, minimum=16)
     label_mode = _checks.choice(where, "label_mode", label_mode, LABEL_MODES)
+    if label_mode == "same_quadrant" and len(kinds) < 2:
+        raise ValueError(
+            "make_synthetic: label_mode='same_quadrant' compares the evidence positions of "
+            f"two modalities or more; received modalities={modalities!r}."
+        )
     classes = _class_counts(num_classes, len(kinds), label_mode)
     noise = _checks.number(where, "noise", noise, minimum=0)
     channels = _checks.channels(where, channels, allow_none=True)
@@ -155,6 +172,8 @@ def make_synthetic(
     )
 
     names = _modality_names(kinds)
+    if label_mode == "same_quadrant":
+        same, quadrants = _quadrant_layout(seed, len(kinds), num_samples)
     images, masks, codes = {}, {}, {}
     for m, (name, kind) in enumerate(zip(names, kinds)):
         out_channels = channels or KINDS[kind]
@@ -166,10 +185,15 @@ def make_synthetic(
             rng = np.random.default_rng([seed, m, start // _CHUNK])
             # Always a whole chunk, so that sample i does not depend on num_samples.
             code = rng.integers(0, classes[m], _CHUNK)
+            quadrant = None
+            if label_mode == "same_quadrant":
+                quadrant = quadrants[m, start : start + _CHUNK]
             if unseen_class:  # code c of K classes drawn as code 2c + 1 of 2K
-                canvas = _RENDERERS[kind](rng, 2 * code + 1, 2 * classes[m], height, width)
+                canvas = _RENDERERS[kind](
+                    rng, 2 * code + 1, 2 * classes[m], height, width, quadrant
+                )
             else:
-                canvas = _RENDERERS[kind](rng, code, classes[m], height, width)
+                canvas = _RENDERERS[kind](rng, code, classes[m], height, width, quadrant)
             planes = canvas.planes[:, :n]
             planes += _pixel_noise(rng, canvas.planes.shape, noise)[:, :n]
             np.clip(planes, 0.0, 1.0, out=planes)
@@ -184,10 +208,39 @@ def make_synthetic(
     if label_mode == "multitask":
         labels = {f"{name}_label": codes[name].copy() for name in names}
         counts = {f"{name}_label": k for name, k in zip(names, classes)}
-    else:
+    elif label_mode == "paired":
         labels = {"label": (sum(codes.values()) % classes[0]).astype("int32")}
         counts = {"label": classes[0]}
+    else:
+        labels = {"label": same[:num_samples].astype("int32")}
+        counts = {"label": 2}
     return SyntheticData(images, masks, labels, codes, counts, label_mode, arguments)
+
+
+def _quadrant_layout(seed, num_modalities, num_samples):
+    """Whether each sample's evidence shares one quadrant, and each modality's quadrant.
+
+    Returns `(same (n,), quadrants (M, n))` for whole chunks (n >= num_samples); quadrants
+    are 0 top left, 1 top right, 2 bottom left, 3 bottom right. Half the samples are
+    `same`; modality 0's quadrant is uniform, and so is every other modality's, given
+    either label: a different quadrant for modality 1 when not `same`, any for the rest.
+    """
+    chunks = -(-num_samples // _CHUNK)
+    same = np.empty(chunks * _CHUNK, bool)
+    quadrants = np.empty((num_modalities, chunks * _CHUNK), "int64")
+    for chunk in range(chunks):
+        rng = np.random.default_rng([seed, _LAYOUT_STREAM, chunk])
+        part = slice(chunk * _CHUNK, (chunk + 1) * _CHUNK)
+        first = rng.integers(0, 4, _CHUNK)
+        same[part] = rng.random(_CHUNK) < 0.5
+        quadrants[0, part] = first
+        for m in range(1, num_modalities):
+            if m == 1:
+                other = (first + rng.integers(1, 4, _CHUNK)) % 4
+            else:
+                other = rng.integers(0, 4, _CHUNK)
+            quadrants[m, part] = np.where(same[part], first, other)
+    return same, quadrants
 
 
 def _kinds(modalities):
@@ -399,7 +452,18 @@ def _centre(rng, n, height, width, low=0.3, high=0.7):
     return _param(rng, n, low * height, high * height), _param(rng, n, low * width, high * width)
 
 
-def _cytology(rng, code, num_classes, height, width):
+def _quadrant_centre(rng, quadrant, height, width, offset=0.25, jitter=0.05):
+    """A centre inside `quadrant` (0 top left, 1 top right, 2 bottom left, 3 bottom right):
+    `offset` +- `jitter` of the image size away from the image centre along each axis."""
+    n = len(quadrant)
+    down = np.where(quadrant >= 2, 1, -1).astype("float32")[:, None, None]
+    right = np.where(quadrant % 2 == 1, 1, -1).astype("float32")[:, None, None]
+    cy = height * (0.5 + down * offset + _param(rng, n, -jitter, jitter))
+    cx = width * (0.5 + right * offset + _param(rng, n, -jitter, jitter))
+    return cy, cx
+
+
+def _cytology(rng, code, num_classes, height, width, quadrant=None):
     n, size = len(code), min(height, width)
     yy, xx = _grid(height, width)
     canvas = _Canvas(n, height, width, 3)
@@ -413,7 +477,10 @@ def _cytology(rng, code, num_classes, height, width):
         cytoplasm = (0.70, 0.80 + tone, 0.90)
         colours = [c + nucleus * (k - c) for c, k in zip(cytoplasm, (0.35, 0.25, 0.50))]
         canvas.paint(window, np.maximum(cell, nucleus), colours)
-    centre = _centre(rng, n, height, width)
+    if quadrant is None:
+        centre = _centre(rng, n, height, width)
+    else:
+        centre = _quadrant_centre(rng, quadrant, height, width)
     _lesion(
         rng,
         canvas,
@@ -429,7 +496,7 @@ def _cytology(rng, code, num_classes, height, width):
     return canvas
 
 
-def _dermoscopy(rng, code, num_classes, height, width):
+def _dermoscopy(rng, code, num_classes, height, width, quadrant=None):
     n, size = len(code), min(height, width)
     yy, xx = _grid(height, width)
     canvas = _Canvas(n, height, width, 3)
@@ -438,7 +505,10 @@ def _dermoscopy(rng, code, num_classes, height, width):
     light = 1.0 - 1.2 * r2 + _mottle(rng, n, yy, xx, size / 2, 0.02)  # dermoscope vignette
     for plane, base in zip(canvas.planes, (0.88, 0.68, 0.58)):
         np.multiply(base + tone, light, out=plane)
-    centre = _centre(rng, n, height, width)
+    if quadrant is None:
+        centre = _centre(rng, n, height, width)
+    else:
+        centre = _quadrant_centre(rng, quadrant, height, width)
     _lesion(rng, canvas, code, num_classes, centre, 0.22 * size, 0.12, (0.55, 0.34, 0.24), 0.45)
     # Class-free hairs: thin wavy dark lines across the field, drawn in a band of rows
     # around the line in every column.
@@ -457,7 +527,7 @@ def _dermoscopy(rng, code, num_classes, height, width):
     return canvas
 
 
-def _mri(rng, code, num_classes, height, width):
+def _mri(rng, code, num_classes, height, width, quadrant=None):
     n, size = len(code), min(height, width)
     yy, xx = _grid(height, width)
     canvas = _Canvas(n, height, width, 1)
@@ -468,9 +538,13 @@ def _mri(rng, code, num_classes, height, width):
     brain = np.clip((0.93 - head) * (size * 0.5), 0.0, 1.0)
     gyri = 0.33 + _mottle(rng, n, yy, xx, size / 5, 0.04)
     canvas.planes[0] = brain * gyri + 0.85 * skull
-    # The tumour lies inside the brain: at most 45% of the way from the centre to the skull.
-    reach, turn = _param(rng, n, 0.0, 0.45), _param(rng, n, 0.0, 2 * np.pi)
-    centre = hy + reach * head_ry * np.sin(turn), hx + reach * head_rx * np.cos(turn)
+    if quadrant is None:
+        # The tumour lies inside the brain: at most 45% of the way from the centre to the
+        # skull.
+        reach, turn = _param(rng, n, 0.0, 0.45), _param(rng, n, 0.0, 2 * np.pi)
+        centre = hy + reach * head_ry * np.sin(turn), hx + reach * head_rx * np.cos(turn)
+    else:  # close enough to the image centre to stay inside the brain
+        centre = _quadrant_centre(rng, quadrant, height, width, offset=0.15, jitter=0.02)
     _lesion(rng, canvas, code, num_classes, centre, 0.14 * size, 0.1, (1.0,), 0.3)
     return canvas
 

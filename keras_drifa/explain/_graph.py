@@ -14,7 +14,7 @@ boundary tensor depends on a target.
 import keras
 
 from keras_drifa import _backend, _graph
-from keras_drifa.models.drifa_net import FUSION_CONCAT, FUSION_DROPOUT, FUSION_POOL
+from keras_drifa.models.fusion import FUSION_CONCAT, FUSION_DROPOUT, FUSION_POOL
 
 # `build_model` marks the last feature map of each branch with an Identity layer named
 # f"{modality}{FEATURES_SUFFIX}".

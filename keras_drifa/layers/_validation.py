@@ -79,6 +79,31 @@ def multimodal_channels(layer, input_shape):
     return len(channels), channels[0]
 
 
+def feature_map_list(layer, input_shape, minimum=1):
+    """Checks a list of at least `minimum` feature-map shapes; channels may differ.
+
+    Returns one `(height, width, channels)` per modality (height and width may be `None`).
+    """
+    owner = f"{layer.__class__.__name__} '{layer.name}'"
+    if not isinstance(input_shape, (list, tuple)) or not all(
+        isinstance(s, (list, tuple)) for s in input_shape
+    ):
+        raise ValueError(
+            f"{owner}: expected a list of feature maps, one per modality; received input "
+            f"shape {input_shape!r}."
+        )
+    if len(input_shape) < minimum:
+        raise ValueError(
+            f"{owner}: received {len(input_shape)} feature map(s); expected at least "
+            f"{minimum}, one per modality."
+        )
+    shapes = []
+    for m, shape in enumerate(input_shape):
+        channels = feature_map_channels(layer, shape, what=f"modality {m} input")
+        shapes.append((shape[1], shape[2], channels))
+    return shapes
+
+
 def check_units_match_channels(layer, units, channels):
     """The attention vector multiplies the input, so `units` must broadcast over channels."""
     if units not in (channels, 1):

@@ -3,6 +3,8 @@
 import re
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 from keras_drifa._checks import is_int as _is_int
 
 
@@ -153,3 +155,62 @@ def stages(widths, blocks_per_stage):
             "expected one block count per stage."
         )
     return tuple(int(w) for w in widths), tuple(int(b) for b in blocks_per_stage)
+
+
+def fusion_switches(fusion, fusions, use_mfa, use_mifa, use_block_mfa, drifa_backbone):
+    """`(use_mfa, use_mifa, use_block_mfa)` as bools for `fusion`, or a clear error.
+
+    The switches are DRIFA's ablations: unset (`None`) they are on for `fusion="drifa"`
+    and off for every other fusion, whose branches are plain. Setting one on for another
+    fusion, or the MFAs after the blocks without MFA, contradicts itself.
+    """
+    if not isinstance(fusion, str) or fusion not in fusions:
+        raise ValueError(f"build_model: fusion must be one of {fusions}; received {fusion!r}.")
+    switches = {"use_mfa": use_mfa, "use_mifa": use_mifa, "use_block_mfa": use_block_mfa}
+    for arg, value in switches.items():
+        if value is not None and not isinstance(value, (bool, np.bool_)):
+            raise ValueError(
+                f"build_model: `{arg}` must be True, False or None (the fusion's default); "
+                f"received {arg}={value!r}."
+            )
+    if use_block_mfa is not None and not drifa_backbone:
+        raise ValueError(
+            f"build_model: use_block_mfa={use_block_mfa!r} shapes the 'drifa' backbone only "
+            "(the MFAs after its RRA blocks); received it with another backbone."
+        )
+    if fusion != "drifa":
+        for arg, value in switches.items():
+            if value:
+                raise ValueError(
+                    f"build_model: {arg}=True switches on DRIFA attention, which only "
+                    f"fusion='drifa' has; received it with fusion={fusion!r}, whose branches "
+                    f"are plain ResNet branches. Leave {arg} unset or pass fusion='drifa'."
+                )
+        return False, False, False
+    use_mfa = True if use_mfa is None else bool(use_mfa)
+    use_mifa = True if use_mifa is None else bool(use_mifa)
+    if use_block_mfa and not use_mfa:
+        raise ValueError(
+            "build_model: use_block_mfa=True asks for the MFAs after the RRA blocks, but "
+            "use_mfa=False removes every MFA; received both. Leave use_block_mfa unset or "
+            "pass use_mfa=True."
+        )
+    return use_mfa, use_mifa, use_mfa if use_block_mfa is None else bool(use_block_mfa)
+
+
+def fusion_units(fusion, wide_fusions, units):
+    """The fusion head's width: `None` (the branches' channels) or a positive integer."""
+    if units is None:
+        return None
+    if fusion not in wide_fusions:
+        raise ValueError(
+            f"build_model: fusion_units sets the width of the {wide_fusions} fusion heads; "
+            f"received fusion_units={units!r} with fusion={fusion!r}, whose head only "
+            "concatenates and pools."
+        )
+    if not _is_int(units) or units < 1:
+        raise ValueError(
+            f"build_model: fusion_units must be None or an integer >= 1; received "
+            f"fusion_units={units!r}."
+        )
+    return int(units)

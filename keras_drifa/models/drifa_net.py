@@ -14,11 +14,8 @@ from keras_drifa.layers import (
 from keras_drifa.layers._initializers import StackedGlorotUniform
 from keras_drifa.layers._validation import check_channels_last
 from keras_drifa.layers.mc_dropout import MC_DROPOUT_MODES
-from keras_drifa.models import _arguments, backbones
-
-FUSION_CONCAT = "fusion_concat"
-FUSION_DROPOUT = "fusion_dropout"
-FUSION_POOL = "fusion_pool"
+from keras_drifa.models import _arguments, backbones, fusion as fusion_heads
+from keras_drifa.models.fusion import FUSIONS
 
 PAPER_WIDTHS = (64, 128, 256, 512)
 PAPER_BLOCKS_PER_STAGE = (2, 2, 2, 2)
@@ -66,8 +63,11 @@ def build_model(
     widths=PAPER_WIDTHS,
     blocks_per_stage=PAPER_BLOCKS_PER_STAGE,
     dropout_rate=0.25,
-    use_mfa=True,
-    use_mifa=True,
+    fusion="drifa",
+    fusion_units=None,
+    use_mfa=None,
+    use_mifa=None,
+    use_block_mfa=None,
     batch_norm_momentum=0.99,
     sync_batch_norm=False,
     mc_dropout="on_demand",
@@ -89,6 +89,13 @@ def build_model(
     `keras.Model`; at each feature level an MFA refines each branch and a MIFA fuses the
     branches, and the fused maps flow on through the backbone up to its last feature level,
     which feeds the same head. See `keras_drifa.models.backbones` for the default levels.
+
+    For comparisons, `fusion=` builds the same branches without DRIFA's attention and
+    fuses them in a baseline head instead (concatenation, an MLP, gated modality weights,
+    cross-modal attention or a transformer over all modalities' tokens); `use_mfa`,
+    `use_mifa` and `use_block_mfa` remove DRIFA's parts one at a time.
+    `keras_drifa.models.ABLATIONS` lists the ablation ladder and
+    `keras_drifa.models.fusion_parameter_counts` the size of every fusion option.
 
     Args:
         modalities: number of modalities, or a list of their names.
@@ -117,9 +124,25 @@ def build_model(
             block of every stage after the first has stride 2.
         dropout_rate: MC dropout rate in [0, 1); 0 removes the MC dropout layers. With
             another backbone only the head has MC dropout.
-        use_mfa: `False` removes every MFA (the paper's MFA ablation).
-        use_mifa: `False` removes every MIFA (the MIFA ablation). With both `False` the
-            model is a plain multi-branch ResNet with concatenation fusion.
+        fusion: how the modalities are fused (see `keras_drifa.models.fusion`):
+            `"drifa"` (DRIFA-Net: MFA and MIFA in the branches, a concatenating head) or a
+            baseline on plain branches (no MFA, no MIFA): `"concat"` (concatenation and
+            pooling, the paper's baseline), `"mlp"` (plus a hidden ReLU layer),
+            `"gated"` (`keras_drifa.layers.GatedModalityFusion`), `"cross_attention"`
+            (`CrossModalAttentionFusion`, two modalities or more) or `"transformer"`
+            (`MultimodalTransformerFusion`). The attention fusions need fixed image sizes.
+        fusion_units: width of the `"mlp"`, `"gated"`, `"cross_attention"` and
+            `"transformer"` heads (`None`: the branches' channels, `widths[-1]`), to match
+            parameter budgets (`keras_drifa.models.fusion_parameter_counts`).
+        use_mfa: `False` removes every MFA (the paper's MFA ablation). `None` (default):
+            on with `fusion="drifa"`, off otherwise; `True` with another fusion is an
+            error.
+        use_mifa: `False` removes every MIFA (the MIFA ablation); `None` as `use_mfa`.
+            With both `False` the model is `fusion="concat"`: a plain multi-branch ResNet
+            with concatenation fusion.
+        use_block_mfa: `False` removes only the MFAs that follow the RRA blocks (the
+            "then MFA" column of the architecture table; the MFAs of the stem and inside
+            the blocks stay). `None`: as `use_mfa`. `"drifa"` backbone only.
         batch_norm_momentum: momentum of the moving statistics of the `"drifa"`
             backbone's batch normalisation (Keras's and the authors' 0.99). Short
             trainings (a few hundred steps) predict better with 0.9: the moving averages
@@ -156,15 +179,30 @@ def build_model(
     ```
     """
     check_channels_last("build_model")
-    use_mfa = _checks.boolean("build_model", "use_mfa", use_mfa)
-    use_mifa = _checks.boolean("build_model", "use_mifa", use_mifa)
+    uses_drifa = backbones.is_drifa(backbone)
+    use_mfa, use_mifa, use_block_mfa = _arguments.fusion_switches(
+        fusion, FUSIONS, use_mfa, use_mifa, use_block_mfa, uses_drifa
+    )
+    fusion_units = _arguments.fusion_units(fusion, fusion_heads.WIDE_FUSIONS, fusion_units)
     trainable_backbone = _checks.boolean("build_model", "trainable_backbone", trainable_backbone)
     sync_batch_norm = _checks.boolean("build_model", "sync_batch_norm", sync_batch_norm)
     modality_names = _arguments.modality_names(modalities, modality_names)
     shapes = _arguments.input_shapes(input_shape, modality_names)
     tasks = _arguments.tasks(num_classes, task_names)
     widths, blocks_per_stage = _arguments.stages(widths, blocks_per_stage)
-    uses_drifa = backbones.is_drifa(backbone)
+    if fusion == "cross_attention" and len(modality_names) < 2:
+        raise ValueError(
+            "build_model: fusion='cross_attention' needs at least two modalities (each "
+            f"attends to the others); received {len(modality_names)}: {modality_names}."
+        )
+    if fusion in fusion_heads.TOKEN_FUSIONS:
+        for m, shape in zip(modality_names, shapes):
+            if None in shape[:2]:
+                raise ValueError(
+                    f"build_model: fusion={fusion!r} needs fixed image sizes (its position "
+                    "embeddings have one entry per feature-map pixel); received input_shape "
+                    f"{shape} for modality '{m}'."
+                )
     if uses_drifa:
         backbones.check_drifa_arguments(backbone_weights, feature_layers, trainable_backbone)
     elif sync_batch_norm:
@@ -203,8 +241,8 @@ def build_model(
     inputs = [keras.Input(shape, name=m) for m, shape in zip(modality_names, shapes)]
     if uses_drifa:
         features = _drifa_branches(
-            inputs, modality_names, widths, blocks_per_stage, use_mfa, use_mifa, dropout,
-            batch_norm_momentum, sync_batch_norm,
+            inputs, modality_names, widths, blocks_per_stage, use_mfa, use_mifa, use_block_mfa,
+            dropout, batch_norm_momentum, sync_batch_norm,
         )
     else:
         features = backbones.backbone_features(
@@ -222,7 +260,7 @@ def build_model(
     features = [
         keras.layers.Identity(name=f"{m}_features")(x) for m, x in zip(modality_names, features)
     ]
-    pooled = _fusion_head(features, modality_names, dropout)
+    pooled = fusion_heads.fused_vector(fusion, features, modality_names, dropout, fusion_units)
     # Softmax heads stay float32 under mixed precision, for numerically safe losses.
     outputs = [
         keras.layers.Dense(
@@ -239,8 +277,8 @@ def build_model(
 
 
 def _drifa_branches(
-    inputs, modality_names, widths, blocks_per_stage, use_mfa, use_mifa, dropout, momentum,
-    sync_batch_norm,
+    inputs, modality_names, widths, blocks_per_stage, use_mfa, use_mifa, use_block_mfa, dropout,
+    momentum, sync_batch_norm,
 ):
     """The paper network: a stem per modality, then the RRA blocks with MFA, MIFA, dropout."""
     features = [
@@ -260,7 +298,7 @@ def _drifa_branches(
         ]
         if block["dropout"]:
             features = [dropout(x, f"{m}_block{k}_dropout") for m, x in zip(modality_names, features)]
-        if block["mfa"] and use_mfa:
+        if block["mfa"] and use_block_mfa:
             features = [
                 MultiBranchFusionAttention(block["filters"], name=f"{m}_block{k}_mfa")(x)
                 for m, x in zip(modality_names, features)
@@ -270,28 +308,6 @@ def _drifa_branches(
                 block["filters"], name=f"mifa_block{k}"
             )(features)
     return features
-
-
-def _fusion_head(features, modality_names, dropout):
-    """Concatenate the branches, MC dropout, global average pooling: the fused vector.
-
-    When the branches' final maps differ in size (modalities of different resolutions),
-    they cannot be concatenated as maps; each is then dropped out and pooled on its own
-    before concatenation, which is the same computation because dropout acts element-wise
-    and the pooling per channel.
-    """
-    if len(features) == 1:
-        return keras.layers.GlobalAveragePooling2D(name=FUSION_POOL)(
-            dropout(features[0], FUSION_DROPOUT)
-        )
-    if len({tuple(x.shape[1:3]) for x in features}) == 1:
-        fused = keras.layers.Concatenate(name=FUSION_CONCAT)(features)
-        return keras.layers.GlobalAveragePooling2D(name=FUSION_POOL)(dropout(fused, FUSION_DROPOUT))
-    pooled = [
-        keras.layers.GlobalAveragePooling2D(name=f"{m}_pool")(dropout(x, f"{m}_{FUSION_DROPOUT}"))
-        for m, x in zip(modality_names, features)
-    ]
-    return keras.layers.Concatenate(name=FUSION_POOL)(pooled)
 
 
 def _stem(x, filters, use_mfa, momentum, sync_batch_norm, prefix):

@@ -138,6 +138,14 @@ def test_unseen_class_in_multitask_mode(multitask):
     assert _identical(shifted.images["dermoscopy"], multitask.images["dermoscopy"])
 
 
+def test_unseen_class_in_same_quadrant_mode():
+    """The regenerated images have their own evidence positions: no label holds for them."""
+    data = make_synthetic(12, image_size=16, label_mode="same_quadrant", seed=2)
+    shifted = make_shifted(data, "unseen_class", modality="dermoscopy", seed=4)
+    assert (shifted.labels["label"] == -1).all()
+    assert _identical(shifted.images["cytology"], data.images["cytology"])
+
+
 def test_unseen_class_images_match_make_synthetic(paired):
     unseen = make_synthetic(**{**paired.arguments, "num_samples": 24, "unseen_class": True})
     shifted = make_shifted(paired, "unseen_class", seed=3)

@@ -104,6 +104,61 @@ def test_paired_label_needs_every_modality():
     assert ((sum(decoded) % k) == label[n:]).mean() > 0.5
 
 
+def _quadrants(masks):
+    """The quadrant of each mask's centroid: 0 top left, 1 top right, 2 bottom left, 3 ..."""
+    n, h, w = masks.shape
+    rows, cols = np.mgrid[:h, :w]
+    area = masks.sum(axis=(1, 2))
+    cy = (masks * rows).sum(axis=(1, 2)) / area
+    cx = (masks * cols).sum(axis=(1, 2)) / area
+    return 2 * (cy >= (h - 1) / 2) + (cx >= (w - 1) / 2)
+
+
+@pytest.fixture(scope="module")
+def same_quadrant():
+    return make_synthetic(
+        400, modalities=["cytology", "dermoscopy", "mri"], image_size=32,
+        num_classes=3, label_mode="same_quadrant", seed=5,
+    )
+
+
+def test_same_quadrant_label_is_where_the_evidence_sits(same_quadrant):
+    data = same_quadrant
+    assert data.task_names == ["label"] and data.num_classes == {"label": 2}
+    label = data.labels["label"]
+    assert label.dtype == np.int32 and 0.4 < label.mean() < 0.6
+    quadrants = np.stack([_quadrants(data.masks[m]) for m in data.modality_names])
+    # The label is exactly "all evidence regions in one quadrant", read from the masks.
+    np.testing.assert_array_equal(label, np.all(quadrants == quadrants[0], axis=0))
+    # Moving one modality's evidence to another quadrant flips a positive label.
+    positives = label == 1
+    moved = quadrants.copy()
+    moved[1] = (moved[1] + 1) % 4
+    assert not np.all(moved == moved[0], axis=0)[positives].any()
+    # One modality's position alone says nothing: uniform quadrants given either label.
+    for q in quadrants:
+        for value in (0, 1):
+            share = np.bincount(q[label == value], minlength=4) / np.sum(label == value)
+            assert np.abs(share - 0.25).max() < 0.1, share
+    # The textures are drawn as before and do not enter the label.
+    for m in data.modality_names:
+        assert set(data.codes[m].tolist()) == {0, 1, 2}
+        assert abs(data.codes[m][positives].mean() - data.codes[m][~positives].mean()) < 0.3
+
+
+def test_same_quadrant_is_deterministic_and_prefix_stable(same_quadrant):
+    again = make_synthetic(
+        130, modalities=["cytology", "dermoscopy", "mri"], image_size=32,
+        num_classes=3, label_mode="same_quadrant", seed=5,
+    )
+    np.testing.assert_array_equal(again.labels["label"], same_quadrant.labels["label"][:130])
+    for m in again.modality_names:
+        np.testing.assert_array_equal(again.images[m], same_quadrant.images[m][:130])
+        np.testing.assert_array_equal(again.masks[m], same_quadrant.masks[m][:130])
+    other = make_synthetic(130, image_size=32, label_mode="same_quadrant", seed=6)
+    assert not np.array_equal(other.labels["label"], again.labels["label"])
+
+
 def test_options():
     data = make_synthetic(
         20, modalities=["mri", "mri"], image_size=16, num_classes=2, channels=3, seed=1
@@ -147,6 +202,8 @@ def test_its_names_and_shapes_build_a_drifa_net():
         (dict(num_classes=1), "every class count must be an integer >= 2"),
         (dict(label_mode="paired", num_classes=(5, 7)), "paired' has one task"),
         (dict(label_mode="joint"), "label_mode must be one of"),
+        (dict(label_mode="same_quadrant", modalities=1), "compares the evidence positions of "
+         r"two modalities or more; received modalities=1"),
         (dict(noise=-0.1), "noise must be a finite number >= 0"),
         (dict(channels=2), r"channels must be None, 1 \(grayscale\) or 3"),
         (dict(seed=-1), "seed must be an integer >= 0"),
