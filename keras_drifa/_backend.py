@@ -216,15 +216,17 @@ def _torch(tail, values, num_targets, task, choose_class):
     features = [v.detach().clone().requires_grad_(True) for v in values[:num_targets]]
     with torch.enable_grad():
         scores = _as_list(tail(features + values[num_targets:], training=False))[task]
-        class_index = choose_class(scores.detach().cpu().numpy())
+        class_index = choose_class(scores.detach().float().cpu().numpy())
         index = torch.as_tensor(class_index, device=scores.device)[:, None]
         chosen = scores.gather(1, index).sum()
         gradients = torch.autograd.grad(chosen, features, allow_unused=True)
+    # NumPy has no bfloat16: under `mixed_bfloat16` torch's `.numpy()` raises, so values
+    # leave torch as float32.
     gradients = [
-        np.zeros(tuple(f.shape), np.float32) if g is None else g.detach().cpu().numpy()
+        np.zeros(tuple(f.shape), np.float32) if g is None else g.detach().float().cpu().numpy()
         for f, g in zip(features, gradients)
     ]
-    return scores.detach().cpu().numpy(), class_index, gradients
+    return scores.detach().float().cpu().numpy(), class_index, gradients
 
 
 _GRADIENTS = {"tensorflow": _tensorflow, "jax": _jax, "torch": _torch}
