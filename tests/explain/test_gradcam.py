@@ -472,3 +472,10 @@ def test_maps_under_mixed_bfloat16():
     maps = result["image"]
     assert maps.dtype == np.float32 and maps.shape == (2, 6, 5)
     assert np.all(np.isfinite(maps)) and maps.max() <= 1
+
+
+def test_a_generator_is_refused_with_what_to_pass():
+    model = fusion_model()
+    x = [np.zeros((1, 6, 6, 2), "float32"), np.zeros((1, 4, 4, 2), "float32")]
+    with pytest.raises(ValueError, match=r"GradCAM: `inputs` is a generator, a stream of batches"):
+        GradCAM(model, target_layers=["conv_a", "conv_b"])((b for b in [x]), verbose=0)
