@@ -322,3 +322,26 @@ def track_submodels(model, submodels):
 
     for index, submodel in enumerate(submodels):
         torch.nn.Module.add_module(model, f"keras_drifa_submodel_{index}", submodel)
+
+
+def concrete_value(tensor):
+    """`tensor` as a NumPy array when its value is known (eager execution), `None` while it
+    is traced inside a compiled function (`tf.function`, `jax.jit`, `torch.compile`),
+    where a value cannot be inspected."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.executing_eagerly() or tf.is_symbolic_tensor(tensor):
+            return None
+    elif backend == "jax":
+        import jax
+
+        if isinstance(tensor, jax.core.Tracer):
+            return None
+    elif backend == "torch":
+        import torch
+
+        if torch.compiler.is_compiling():
+            return None
+    return keras.ops.convert_to_numpy(tensor)

@@ -374,13 +374,8 @@ def _output_names(model):
 
 
 def _make_members(members, num_members):
-    if num_members is not None and (
-        isinstance(num_members, bool) or not isinstance(num_members, int) or num_members < 1
-    ):
-        raise ValueError(
-            f"MCDropoutEnsemble: `num_members` must be an integer >= 1; received "
-            f"num_members={num_members!r}."
-        )
+    if num_members is not None:
+        num_members = _checks.positive_int("MCDropoutEnsemble", "num_members", num_members)
     if isinstance(members, (list, tuple)):
         if not members:
             raise ValueError("MCDropoutEnsemble: `members` is an empty list; expected models.")

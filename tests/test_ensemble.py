@@ -518,3 +518,9 @@ def test_predict_uncertainty_errors():
     logits.compile(run_eagerly=RUN_EAGERLY)
     with pytest.raises(ValueError, match=r"output .task_0. must be class probabilities \(softmax\)"):
         logits.predict_uncertainty(xs, num_samples=2, verbose=0)
+
+
+def test_numpy_num_members_is_an_integer():
+    ensemble = MCDropoutEnsemble(small_member, num_members=np.int64(2))
+    assert ensemble.num_members == 2
+    assert MCDropoutEnsemble(ensemble.members, num_members=np.int32(2)).num_members == 2
