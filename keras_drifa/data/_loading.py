@@ -2,6 +2,7 @@
 unreadable files, and assembling stratified splits."""
 
 import os
+import re
 import warnings
 
 import keras
@@ -10,6 +11,32 @@ import numpy as np
 from keras_drifa.data import _checks, _image_io
 from keras_drifa.data.labelled_images import ImageSplits, LabelledImages
 from keras_drifa.data.splits import stratified_split
+
+_NUMBER = re.compile(r"[+-]?\d+(\.\d*)?")
+
+
+def class_order(names):
+    """Class names sorted as numbers when all are numbers (`'2'` before `'10'`), else as
+    text."""
+    if all(_NUMBER.fullmatch(name) for name in names):
+        return sorted(names, key=lambda name: (float(name), name))
+    return sorted(names)
+
+
+def check_one_spelling(where, what, names, advice):
+    """Refuses class names that differ only in case or inner spacing (`'Mel'`, `'mel'`,
+    `'m el'`): they would silently become different classes. `names` maps each name to
+    where it was found; `what` starts the message."""
+    spellings = {}
+    for name, found in names.items():
+        spellings.setdefault(" ".join(name.split()).casefold(), []).append((name, found))
+    for variants in spellings.values():
+        if len(variants) > 1:
+            shown = ", ".join(f"{name!r} ({found})" for name, found in variants)
+            raise ValueError(
+                f"{where}: {what} in {len(variants)} ways: {shown}; expected one spelling "
+                f"per class. {advice}"
+            )
 
 
 def check_options(where, image_size, channels, interpolation, on_error, seed, verbose):

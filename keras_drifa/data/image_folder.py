@@ -49,7 +49,9 @@ def load_image_folder(
         channels: 3 (RGB; grayscale images are repeated) or 1 (grayscale; RGB images are
             converted to luma).
         class_names: the class folders in label order (a list or tuple). Default: all
-            class folders, sorted. If given, it must name exactly the class folders present.
+            class folders, sorted (as numbers when all names are numbers: `2` before
+            `10`). Folders whose names differ only in case or spacing are an error. If
+            given, it must name exactly the class folders present.
         pattern: glob pattern, relative to each class folder and inside it (no `..`), for
             the image files (default: every file at any depth).
         extensions: file extensions (case-insensitive) that count as images.
@@ -149,6 +151,11 @@ def _class_folders(where, name, directory, class_names):
             f"{where}: {name} {directory!r} contains no class folders; expected one "
             "sub-folder of images per class."
         )
+    _loading.check_one_spelling(
+        where, f"{name} {directory!r} names one class", {f: "a folder" for f in found},
+        "Merge the folders.",
+    )
+    found = _loading.class_order(found)
     if class_names is None:
         return found
     class_names = _checks.names(where, "class_names", class_names, "folder names")

@@ -182,3 +182,18 @@ def test_missing_or_flat_directories_are_errors(tmp_path):
     write_image(tmp_path / "flat.png")
     with pytest.raises(ValueError, match="contains no class folders"):
         _load(tmp_path)
+
+
+def test_numeric_class_folders_are_in_numeric_order(tmp_path):
+    for k in (0, 1, 2, 10):
+        write_image(tmp_path / str(k) / "a.png", size=(4, 4), seed=k)
+    splits = _load(tmp_path, val_fraction=0, test_fraction=0)
+    assert splits.class_names == ("0", "1", "2", "10")
+
+
+def test_class_folders_differing_only_in_case_are_refused(tmp_path):
+    for name in ("mel", "Mel", "nv"):
+        write_image(tmp_path / name / "a.png", size=(4, 4))
+    with pytest.raises(ValueError, match=r"names one class in 2 ways: 'Mel' \(a folder\), 'mel' "
+                       r"\(a folder\); expected one spelling per class. Merge the folders."):
+        _load(tmp_path)
