@@ -24,6 +24,7 @@ def load_csv_manifest(
     on_error="raise",
     verbose=1,
     encoding="utf-8",
+    allow_large=False,
 ):
     """Loads the images a CSV manifest lists, with their labels, into stratified splits.
 
@@ -60,6 +61,11 @@ def load_csv_manifest(
             raise, naming the file and lines. Surrounding spaces of ids and labels are
             ignored.
         verbose: 1 (or True) shows a progress bar while reading, 0 (or False) is silent.
+        allow_large: the loader estimates the memory of the loaded images (images x
+            height x width x channels x 4 bytes) before reading them, and raises a
+            `ValueError` above half of the machine's memory (a typo such as
+            `image_size=224*224` would otherwise be killed by the out-of-memory killer);
+            `True` loads anyway.
         encoding: the manifest's text encoding: "utf-8" (default; a byte-order mark, as
             Excel writes, is ignored), or another such as "latin-1" or "utf-16".
 
@@ -115,6 +121,7 @@ def load_csv_manifest(
         on_error,
         verbose,
         searched=f" in {image_dirs} with an extension in {list(extensions)}",
+        allow_large=allow_large,
     )
     labels = [index[rows[i][2]] for i in kept]
     _loading.check_no_empty_class(where, labels, class_names, bool(skipped))

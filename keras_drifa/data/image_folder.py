@@ -23,6 +23,7 @@ def load_image_folder(
     interpolation="bilinear",
     on_error="raise",
     verbose=1,
+    allow_large=False,
 ):
     """Loads a folder-per-class image tree into stratified train/validation/test splits.
 
@@ -67,6 +68,11 @@ def load_image_folder(
             error naming it; "skip" leaves such images out, warns with their count, and
             lists them in the result's `skipped`.
         verbose: 1 (or True) shows a progress bar while reading, 0 (or False) is silent.
+        allow_large: the loader estimates the memory of the loaded images (images x
+            height x width x channels x 4 bytes) before reading them, and raises a
+            `ValueError` above half of the machine's memory (a typo such as
+            `image_size=224*224` would otherwise be killed by the out-of-memory killer);
+            `True` loads anyway.
 
     Returns:
         An `ImageSplits` with `train`, `val` and `test` `LabelledImages` (float32 images
@@ -116,7 +122,8 @@ def load_image_folder(
         items, labels = items + test_items, labels + test_labels
 
     images, kept, skipped = _loading.read_all(
-        where, items, size, channels, interpolation, on_error, verbose
+        where, items, size, channels, interpolation, on_error, verbose,
+        allow_large=allow_large,
     )
     data = _loading.labelled(
         images, np.asarray(labels, "int32")[kept], class_names, [items[i][0] for i in kept]

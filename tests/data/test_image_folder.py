@@ -197,3 +197,29 @@ def test_class_folders_differing_only_in_case_are_refused(tmp_path):
     with pytest.raises(ValueError, match=r"names one class in 2 ways: 'Mel' \(a folder\), 'mel' "
                        r"\(a folder\); expected one spelling per class. Merge the folders."):
         _load(tmp_path)
+
+
+def test_image_sizes_beyond_the_memory_share_are_refused_before_reading(tmp_path, monkeypatch):
+    from keras_drifa import _memory
+
+    for name in ("a", "b"):
+        write_image(tmp_path / name / "1.png", size=(4, 4))
+    monkeypatch.setattr(_memory, "physical_memory", lambda: 64 * 2**30)
+    # The typo 224*224 reads as 50176 x 50176 images: 2 x 50176^2 x 3 x 4 bytes = 56 GiB.
+    with pytest.raises(ValueError, match=r"load_image_folder: 2 images of 50176x50176x3 float32 "
+                       r"would take 56.3 GiB, more than 50% of this machine's 64.0 GiB of memory; "
+                       r"pass a smaller image_size, such as \(224, 224\) \(one int n means n x n "
+                       r"images\), or pass allow_large=True"):
+        _load(tmp_path, image_size=224 * 224)
+    with pytest.raises(ValueError, match=r"2 images of 20000x20000x3 float32 would take 8.9 GiB"):
+        monkeypatch.setattr(_memory, "physical_memory", lambda: 8 * 2**30)
+        _load(tmp_path, image_size=(20000, 20000))
+    # Without image_size, the first image's size is the estimate.
+    monkeypatch.setattr(_memory, "physical_memory", lambda: 2**8)
+    with pytest.raises(ValueError, match=r"2 images of 4x4x3 float32 would take"):
+        _load(tmp_path, image_size=None)
+    assert len(_load(tmp_path, image_size=None, allow_large=True, val_fraction=0,
+                     test_fraction=0).train) == 2
+    with pytest.raises(ValueError, match=r"`allow_large` must be True or False; received "
+                       r"allow_large='yes'"):
+        _load(tmp_path, allow_large="yes")
