@@ -223,3 +223,20 @@ def test_image_sizes_beyond_the_memory_share_are_refused_before_reading(tmp_path
     with pytest.raises(ValueError, match=r"`allow_large` must be True or False; received "
                        r"allow_large='yes'"):
         _load(tmp_path, allow_large="yes")
+
+
+def test_describe_summarises_classes_counts_and_skipped_files(tmp_path):
+    for name, count in (("glioma", 5), ("notumor", 4)):
+        for i in range(count):
+            write_image(tmp_path / name / f"{i}.png", size=(6, 6), seed=i)
+    write_corrupt(tmp_path / "glioma" / "bad.png")
+    with pytest.warns(UserWarning, match="skipped 1 of 10"):
+        splits = _load(tmp_path, on_error="skip")
+    text = splits.describe()
+    lines = text.splitlines()
+    assert lines[0] == "9 images of 8x8x3, 2 classes"
+    assert lines[1].split() == ["class", "train", "val", "test", "total"]
+    assert lines[2].split()[0] == "glioma" and lines[2].split()[-1] == "5"
+    assert lines[3].split()[0] == "notumor" and lines[3].split()[-1] == "4"
+    assert lines[4] == "skipped: 1 file(s)" and "bad.png: cannot identify image file" in lines[5]
+    assert splits.describe(max_skipped=0).endswith("... and 1 more (see `skipped`)")
