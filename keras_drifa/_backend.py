@@ -342,6 +342,9 @@ def concrete_value(tensor):
     elif backend == "torch":
         import torch
 
-        if torch.compiler.is_compiling():
+        # Keras infers shapes by running on the "meta" device, which holds no values.
+        if torch.compiler.is_compiling() or (
+            isinstance(tensor, torch.Tensor) and tensor.device.type == "meta"
+        ):
             return None
     return keras.ops.convert_to_numpy(tensor)
