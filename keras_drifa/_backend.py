@@ -216,15 +216,17 @@ def _torch(tail, values, num_targets, task, choose_class):
     features = [v.detach().clone().requires_grad_(True) for v in values[:num_targets]]
     with torch.enable_grad():
         scores = _as_list(tail(features + values[num_targets:], training=False))[task]
-        class_index = choose_class(scores.detach().cpu().numpy())
+        class_index = choose_class(scores.detach().float().cpu().numpy())
         index = torch.as_tensor(class_index, device=scores.device)[:, None]
         chosen = scores.gather(1, index).sum()
         gradients = torch.autograd.grad(chosen, features, allow_unused=True)
+    # NumPy has no bfloat16: under `mixed_bfloat16` torch's `.numpy()` raises, so values
+    # leave torch as float32.
     gradients = [
-        np.zeros(tuple(f.shape), np.float32) if g is None else g.detach().cpu().numpy()
+        np.zeros(tuple(f.shape), np.float32) if g is None else g.detach().float().cpu().numpy()
         for f, g in zip(features, gradients)
     ]
-    return scores.detach().cpu().numpy(), class_index, gradients
+    return scores.detach().float().cpu().numpy(), class_index, gradients
 
 
 _GRADIENTS = {"tensorflow": _tensorflow, "jax": _jax, "torch": _torch}
@@ -320,3 +322,29 @@ def track_submodels(model, submodels):
 
     for index, submodel in enumerate(submodels):
         torch.nn.Module.add_module(model, f"keras_drifa_submodel_{index}", submodel)
+
+
+def concrete_value(tensor):
+    """`tensor` as a NumPy array when its value is known (eager execution), `None` while it
+    is traced inside a compiled function (`tf.function`, `jax.jit`, `torch.compile`),
+    where a value cannot be inspected."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.executing_eagerly() or tf.is_symbolic_tensor(tensor):
+            return None
+    elif backend == "jax":
+        import jax
+
+        if isinstance(tensor, jax.core.Tracer):
+            return None
+    elif backend == "torch":
+        import torch
+
+        # Keras infers shapes by running on the "meta" device, which holds no values.
+        if torch.compiler.is_compiling() or (
+            isinstance(tensor, torch.Tensor) and tensor.device.type == "meta"
+        ):
+            return None
+    return keras.ops.convert_to_numpy(tensor)

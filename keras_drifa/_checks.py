@@ -6,7 +6,7 @@ names the function, the argument, the value received and what was expected.
 """
 
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 import warnings
 
 import keras
@@ -97,6 +97,7 @@ def input_arrays(where, x, names, shapes, dtypes, arg="x"):
     0-255 pixels (no negative value, some above 1.5). Returns the arrays cast to `dtypes`.
     """
     names = list(names)
+    _not_a_stream(where, x, names, arg)
     if isinstance(x, dict):
         if set(x) != set(names):
             raise ValueError(
@@ -151,6 +152,21 @@ def input_arrays(where, x, names, shapes, dtypes, arg="x"):
     if 0 in sizes:
         raise ValueError(f"{where}: `{arg}` is an empty batch; expected at least one example.")
     return arrays
+
+
+def _not_a_stream(where, x, names, arg):
+    """Refuses data sets, generators and iterators, which would otherwise be read as one
+    array: these functions need all of `x` in memory, as arrays."""
+    if isinstance(x, (np.ndarray, Sequence, Mapping)) or hasattr(x, "__array__"):
+        return
+    # Generators, tf.data data sets and torch DataLoaders are iterables, not arrays.
+    if isinstance(x, (keras.utils.PyDataset, Iterable)):
+        raise ValueError(
+            f"{where}: `{arg}` is a {type(x).__name__}, a stream of batches; expected the "
+            f"input arrays themselves, one per input {names} (a list in that order or a "
+            "dict), e.g. the arrays the data set was built from, or np.concatenate of the "
+            "batches' inputs."
+        )
 
 
 def probabilities(fn, arg, probs, *, min_rank=2, max_rank=None):

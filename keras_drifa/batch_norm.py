@@ -4,6 +4,7 @@ import keras
 import numpy as np
 
 from keras_drifa import _backend, _checks, _graph
+from keras_drifa.ensemble import MCDropoutEnsemble
 
 
 def _batch_norm_layers(model):
@@ -31,7 +32,8 @@ def recalibrate_batch_norm(model, x, batch_size=32):
     (`trainable=False`) are left alone.
 
     Args:
-        model: a `keras.Model`.
+        model: a `keras.Model`, or a `keras_drifa.MCDropoutEnsemble` (every member is
+            recalibrated).
         x: inputs as for `model.predict` (an array, a list, or a dict keyed by input
             name), e.g. a few hundred training examples. Only whole batches are used
             (all of `x` if it is smaller than one batch), so nothing recompiles.
@@ -52,13 +54,36 @@ def recalibrate_batch_norm(model, x, batch_size=32):
     if not isinstance(model, keras.Model):
         raise ValueError(f"{caller}: model must be a keras.Model; received {type(model).__name__}.")
     batch_size = _checks.positive_int(caller, "batch_size", batch_size)
-    arrays = _checks.input_arrays(
+    if isinstance(model, MCDropoutEnsemble):
+        members = model.members
+        # An ensemble has no functional inputs of its own: each member is recalibrated on
+        # `x`, given as to the ensemble (member 0's inputs), fed to it by input name.
+        reference = _graph.functional(members[0]).inputs
+        arrays = _model_arrays(caller, x, reference)
+        by_name = dict(zip([t.name for t in reference], arrays))
+        return sum(
+            _recalibrate(
+                member,
+                arrays if len(arrays) == 1
+                else [by_name[t.name] for t in _graph.functional(member).inputs],
+                batch_size,
+            )
+            for member in members
+        )
+    return _recalibrate(model, _model_arrays(caller, x, model.inputs), batch_size)
+
+
+def _model_arrays(caller, x, inputs):
+    return _checks.input_arrays(
         caller,
         x,
-        [t.name for t in model.inputs],
-        [tuple(t.shape[1:]) for t in model.inputs],
-        [keras.backend.standardize_dtype(t.dtype) for t in model.inputs],
+        [t.name for t in inputs],
+        [tuple(t.shape[1:]) for t in inputs],
+        [keras.backend.standardize_dtype(t.dtype) for t in inputs],
     )
+
+
+def _recalibrate(model, arrays, batch_size):
     layers = _batch_norm_layers(model)
     if not layers:
         return 0

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 from keras import ops, tree
 
-from keras_drifa import _backend, _checks, _graph, _saving, uncertainty
+from keras_drifa import _backend, _checks, _graph, _memory, _saving, uncertainty
 from keras_drifa._progress import progress_bar
 from keras_drifa.distributed._torch_ddp import DataParallelTraining
 from keras_drifa.mc_sampling import mc_dropout_layers, mc_sampling
@@ -178,6 +178,7 @@ class MCDropoutEnsemble(DataParallelTraining, keras.Model):
         *,
         samples_per_call=None,
         verbose="auto",
+        allow_large=False,
     ):
         """Monte Carlo dropout samples from every member, summarised per task.
 
@@ -202,6 +203,9 @@ class MCDropoutEnsemble(DataParallelTraining, keras.Model):
                 a few samples that are discarded.
             verbose: 1: a progress bar over members x batches; 2: one line at the end;
                 0: silent; `"auto"`: 1 on a terminal or in a notebook, else 2.
+            allow_large: the samples are kept for the summary (members x samples x
+                examples x classes x 4 bytes); above half of the machine's memory that
+                estimate raises a `ValueError` before anything runs, unless `True`.
 
         Returns:
             `{task_name: result}` for every output, where `result` has the keys of
@@ -224,6 +228,15 @@ class MCDropoutEnsemble(DataParallelTraining, keras.Model):
         seed = _checks.seed("predict_uncertainty", seed)
         inputs = self._input_arrays(x)
         num_examples = len(inputs[0])
+        classes = [int(t.shape[-1]) for t in _flat_outputs(self.members[0])]
+        _memory.check_allocation(
+            "predict_uncertainty",
+            f"{self.num_members} members x {num_samples} samples x {num_examples} examples x "
+            f"{sum(classes)} classes of float32 samples",
+            4 * self.num_members * num_samples * num_examples * sum(classes),
+            allow_large,
+            "pass fewer num_samples, or call it on fewer examples at a time",
+        )
         bounds = [
             (start, min(start + batch_size, num_examples))
             for start in range(0, num_examples, batch_size)
@@ -374,13 +387,8 @@ def _output_names(model):
 
 
 def _make_members(members, num_members):
-    if num_members is not None and (
-        isinstance(num_members, bool) or not isinstance(num_members, int) or num_members < 1
-    ):
-        raise ValueError(
-            f"MCDropoutEnsemble: `num_members` must be an integer >= 1; received "
-            f"num_members={num_members!r}."
-        )
+    if num_members is not None:
+        num_members = _checks.positive_int("MCDropoutEnsemble", "num_members", num_members)
     if isinstance(members, (list, tuple)):
         if not members:
             raise ValueError("MCDropoutEnsemble: `members` is an empty list; expected models.")

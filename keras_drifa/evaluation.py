@@ -113,6 +113,17 @@ def _runs_array(runs, metric, argument):
     return np.array([float(run[metric]) for run in runs])
 
 
+def _finite_runs(values, metric, argument):
+    if not np.all(np.isfinite(values)):
+        i = int(np.argmax(~np.isfinite(values)))
+        raise ValueError(
+            f"{argument}[{i}] has {metric}={values[i]}; expected a finite value from every "
+            "run. No verdict is given: a NaN means the run diverged or had no examples, so "
+            "rerun it or leave it out."
+        )
+    return values
+
+
 def compare_runs(runs_a, runs_b, metric="accuracy", min_difference=0.01):
     """Says whether model A beats model B on `metric`, from runs with different seeds.
 
@@ -123,7 +134,8 @@ def compare_runs(runs_a, runs_b, metric="accuracy", min_difference=0.01):
 
     Args:
         runs_a, runs_b: lists of `classification_metrics(...)` dicts, one per seed (at
-            least two each for a standard error).
+            least two each for a standard error). A NaN or infinite value in any run is
+            an error: no verdict is given on a diverged run.
         metric: one of `METRIC_NAMES`; for `"ece"` lower is better.
         min_difference: the smallest difference that counts, in the metric's units.
 
@@ -141,8 +153,10 @@ def compare_runs(runs_a, runs_b, metric="accuracy", min_difference=0.01):
     """
     if metric not in METRIC_NAMES:
         raise ValueError(f"compare_runs: metric must be one of {METRIC_NAMES}; received {metric!r}.")
-    a = _runs_array(runs_a, metric, "compare_runs: runs_a")
-    b = _runs_array(runs_b, metric, "compare_runs: runs_b")
+    a = _finite_runs(_runs_array(runs_a, metric, "compare_runs: runs_a"), metric,
+                     "compare_runs: runs_a")
+    b = _finite_runs(_runs_array(runs_b, metric, "compare_runs: runs_b"), metric,
+                     "compare_runs: runs_b")
     if len(a) < 2 or len(b) < 2:
         raise ValueError(
             f"compare_runs: a standard error needs at least two runs per model; received "

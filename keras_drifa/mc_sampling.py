@@ -2,7 +2,7 @@
 
 import contextlib
 
-from keras_drifa import _graph
+from keras_drifa import _checks, _graph
 from keras_drifa.layers.mc_dropout import MCDropout
 
 
@@ -23,7 +23,8 @@ def mc_sampling(model, enabled=True):
 
     Args:
         model: a model or layer containing `MCDropout` layers.
-        enabled: `False` forces deterministic inference inside the block.
+        enabled: `False` forces deterministic inference inside the block. `True`, `False`
+            or a NumPy bool; a string such as `"False"` is an error, not a truthy value.
 
     Raises:
         ValueError: if `model` has no `MCDropout` layer (sampling would be deterministic).
@@ -36,6 +37,7 @@ def mc_sampling(model, enabled=True):
         samples = [model.predict([x_a, x_b]) for _ in range(30)]
     ```
     """
+    enabled = _checks.boolean("mc_sampling", "enabled", enabled)
     layers = mc_dropout_layers(model)
     if not layers:
         raise ValueError(

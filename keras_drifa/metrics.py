@@ -3,6 +3,9 @@
 import keras
 from keras import ops
 
+import numpy as np
+
+from keras_drifa import _backend, _checks
 from keras_drifa.uncertainty import DEFAULT_NUM_BINS
 
 
@@ -26,7 +29,12 @@ class ExpectedCalibrationError(keras.metrics.Metric):
 
     Inputs to `update_state`: `y_true`, one-hot `(batch, classes)` or class indices
     `(batch,)` / `(batch, 1)`; `y_pred`, probabilities `(batch, classes)`; optional
-    `sample_weight` `(batch,)`.
+    `sample_weight` `(batch,)`. Where the values are known (eager execution: direct calls,
+    `run_eagerly=True`, PyTorch's `fit` without `jit_compile`), logits (values outside
+    [0, 1] or rows that do not sum to one), non-finite values and class indices outside
+    `[0, classes)` raise a `ValueError`. Inside a compiled function the values cannot be
+    inspected; there such a batch makes the metric NaN until `reset_state`, so a wrong
+    input shows as `ece: nan` in the logs rather than as a plausible number.
 
     Example:
 
@@ -42,11 +50,7 @@ class ExpectedCalibrationError(keras.metrics.Metric):
 
     def __init__(self, num_bins=DEFAULT_NUM_BINS, name="ece", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        if isinstance(num_bins, bool) or not isinstance(num_bins, int) or num_bins < 1:
-            raise ValueError(
-                f"ExpectedCalibrationError: `num_bins` must be an integer >= 1; received "
-                f"num_bins={num_bins!r}."
-            )
+        num_bins = _checks.positive_int("ExpectedCalibrationError", "num_bins", num_bins)
         self.num_bins = num_bins
         self.bin_count = self.add_variable(
             shape=(num_bins,), initializer="zeros", dtype=self.dtype, name="bin_count"
@@ -77,6 +81,7 @@ class ExpectedCalibrationError(keras.metrics.Metric):
                 f"one-hot (batch, {y_pred.shape[-1]}) or class indices (batch,) to match "
                 f"`y_pred` {tuple(y_pred.shape)}."
             )
+        self._check_values(y_true, y_pred, labels, num_classes)
         confidence = ops.max(y_pred, axis=-1)
         correct = ops.cast(
             ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), ops.cast(labels, "int32")),
@@ -95,6 +100,46 @@ class ExpectedCalibrationError(keras.metrics.Metric):
             ops.sum(membership * ops.expand_dims(confidence, -1), axis=0)
         )
         self.bin_correct.assign_add(ops.sum(membership * ops.expand_dims(correct, -1), axis=0))
+        # Compiled: an invalid batch poisons the confidences, so the result is NaN.
+        self.bin_confidence.assign_add(
+            ops.where(self._invalid(y_pred, labels, num_classes), np.nan, 0.0)
+            * ops.ones((self.num_bins,), self.dtype)
+        )
+
+    @staticmethod
+    def _invalid(y_pred, labels, num_classes):
+        tolerance = _checks.PROBABILITY_SUM_TOLERANCE
+        labels = ops.cast(labels, "float32")
+        return ops.logical_not(
+            ops.all(ops.isfinite(y_pred))
+            & ops.all(y_pred >= -tolerance)
+            & ops.all(y_pred <= 1 + tolerance)
+            & ops.all(ops.abs(ops.sum(y_pred, axis=-1) - 1) <= tolerance)
+            & ops.all(labels >= 0)
+            & ops.all(labels < num_classes)
+            & ops.all(labels == ops.round(labels))
+        )
+
+    def _check_values(self, y_true, y_pred, labels, num_classes):
+        """Eager execution: a clear error for logits and labels outside the classes."""
+        probs = _backend.concrete_value(y_pred)
+        indices = _backend.concrete_value(labels)
+        if probs is None or indices is None:
+            return
+        _checks.probabilities("ExpectedCalibrationError", "y_pred", probs, max_rank=2)
+        if len(ops.shape(y_true)) == 2 and ops.shape(y_true)[-1] == num_classes > 1:
+            return  # one-hot (or smoothed) rows: their argmax is a class
+        indices = np.asarray(indices, np.float64)
+        bad = ~np.isfinite(indices) | (indices != np.round(indices)) | (indices < 0) | (
+            indices >= num_classes
+        )
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(
+                f"ExpectedCalibrationError: `y_true` has the value {indices[i]:g} at index {i}; "
+                f"expected class indices in [0, {num_classes - 1}] for `y_pred` with "
+                f"{num_classes} classes, or one-hot rows."
+            )
 
     def result(self):
         total = ops.sum(self.bin_count)

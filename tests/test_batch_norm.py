@@ -7,6 +7,7 @@ from drifa_testing import RUN_EAGERLY
 
 import keras_drifa
 from keras_drifa.callbacks import BatchNormRecalibration
+from keras_drifa.training import paper_schedule
 
 
 def dense_bn(momentum=0.9):
@@ -80,3 +81,47 @@ def test_callback_recalibrates_before_each_validation_and_at_the_end(monkeypatch
     recalibrate(model, x[:32], batch_size=8)
     for a, b in zip(after_fit, _statistics(model)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def dense_bn_mc(name):
+    from keras_drifa.layers import MCDropout
+
+    inputs = keras.Input((4,), name="x")
+    hidden = keras.layers.BatchNormalization(name="bn")(keras.layers.Dense(3)(inputs))
+    outputs = keras.layers.Dense(2, activation="softmax", name="out")(MCDropout(0.2)(hidden))
+    return keras.Model(inputs, outputs, name=name)
+
+
+def test_ensembles_recalibrate_every_member_also_in_the_callback():
+    members = [dense_bn_mc("a"), dense_bn_mc("b")]
+    ensemble = keras_drifa.MCDropoutEnsemble(members)
+    x = _x(64)
+    assert keras_drifa.recalibrate_batch_norm(ensemble, x[:32], batch_size=8) == 2
+    for member in members:
+        alone = keras.models.clone_model(member)
+        alone.set_weights(member.get_weights())
+        keras_drifa.recalibrate_batch_norm(alone, x[:32], batch_size=8)
+        for a, b in zip(_statistics(member), _statistics(alone)):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    y = keras.utils.to_categorical(np.arange(64) % 2, 2)
+    ensemble.compile(optimizer="adam", loss="categorical_crossentropy", run_eagerly=RUN_EAGERLY)
+    history = ensemble.fit(
+        x, y, validation_data=(x, y), epochs=2, batch_size=16, verbose=0,
+        callbacks=paper_schedule(x[:32], batch_size=8),
+    )
+    assert len(history.history["val_loss"]) == 2
+
+
+def test_a_data_set_or_generator_is_refused_with_what_to_pass():
+    from keras_drifa.data import MultimodalDataset
+
+    model, x = dense_bn(), _x(8)
+    dataset = MultimodalDataset({"x": x}, {"out": keras.utils.to_categorical(np.arange(8) % 2, 2)},
+                                batch_size=4)
+    for stream, kind in ((dataset, "MultimodalDataset"), ((b for b in [x]), "generator")):
+        with pytest.raises(
+            ValueError,
+            match=rf"recalibrate_batch_norm: `x` is a {kind}, a stream of batches; expected the "
+            r"input arrays themselves, one per input \['x'\]",
+        ):
+            keras_drifa.recalibrate_batch_norm(model, stream)

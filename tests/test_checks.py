@@ -2,6 +2,7 @@
 
 import json
 
+import keras
 import numpy as np
 import pytest
 
@@ -101,3 +102,19 @@ def test_number_names_the_interval(value, kwargs, message):
 def test_number_accepts_numpy_numbers_and_returns_floats():
     assert _checks.number("f", "x", np.float32(0.5), 0, 1) == 0.5
     assert isinstance(_checks.number("f", "x", np.int64(1), 0, 1), float)
+
+
+def test_input_arrays_refuse_data_sets_and_generators_saying_what_to_pass():
+    from keras_drifa.data import MultimodalDataset
+
+    x = np.zeros((4, 2, 2, 1), "float32")
+    dataset = MultimodalDataset({"a": x}, {"t": np.eye(2)[[0, 1, 0, 1]]}, batch_size=2)
+    for stream, kind in ((dataset, "MultimodalDataset"), ((b for b in [x]), "generator"),
+                         (iter([x]), "list_iterator")):
+        with pytest.raises(ValueError, match=rf"f: `x` is a {kind}, a stream of batches; expected "
+                           r"the input arrays themselves, one per input \['a'\]"):
+            _checks.input_arrays("f", stream, ["a"], [(2, 2, 1)], ["float32"])
+    # Arrays, lists, dicts and backend tensors still pass.
+    tensor = keras.ops.convert_to_tensor(x)
+    for ok in (x, [x], {"a": x}, tensor):
+        assert _checks.input_arrays("f", ok, ["a"], [(2, 2, 1)], ["float32"])[0].shape == x.shape

@@ -518,3 +518,38 @@ def test_predict_uncertainty_errors():
     logits.compile(run_eagerly=RUN_EAGERLY)
     with pytest.raises(ValueError, match=r"output .task_0. must be class probabilities \(softmax\)"):
         logits.predict_uncertainty(xs, num_samples=2, verbose=0)
+
+
+def test_numpy_num_members_is_an_integer():
+    ensemble = MCDropoutEnsemble(small_member, num_members=np.int64(2))
+    assert ensemble.num_members == 2
+    assert MCDropoutEnsemble(ensemble.members, num_members=np.int32(2)).num_members == 2
+
+
+def test_predict_uncertainty_refuses_samples_beyond_the_memory_share():
+    ensemble = MCDropoutEnsemble(small_member, num_members=2)
+    ensemble.compile(run_eagerly=RUN_EAGERLY)
+    xs, _, _ = small_data(n=4)
+    # 2 members x 10^7 samples x 4 examples x (3 + 4) classes x 4 bytes = 2.1 GiB on 1 GiB.
+    from keras_drifa import _memory
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_memory, "physical_memory", lambda: 2**30)
+        with pytest.raises(ValueError, match=r"predict_uncertainty: 2 members x 10000000 samples x "
+                           r"4 examples x 7 classes of float32 samples would take 2.1 GiB, more "
+                           r"than 50% of this machine's 1.0 GiB of memory; pass fewer num_samples"):
+            ensemble.predict_uncertainty(xs, num_samples=10**7, verbose=0)
+        result = ensemble.predict_uncertainty(xs, num_samples=2, verbose=0, allow_large=True)
+    assert result["task_0"]["mean"].shape == (4, 3)
+
+
+def test_predict_uncertainty_refuses_a_data_set_saying_what_to_pass():
+    from keras_drifa.data import MultimodalDataset
+
+    ensemble = MCDropoutEnsemble(small_member, num_members=1)
+    xs, ys, _ = small_data(n=4)
+    dataset = MultimodalDataset({"modality_0": xs[0], "modality_1": xs[1]},
+                                {"task_0": ys[0], "task_1": ys[1]}, batch_size=2)
+    with pytest.raises(ValueError, match=r"predict_uncertainty: `x` is a MultimodalDataset, a "
+                       r"stream of batches; expected the input arrays themselves"):
+        ensemble.predict_uncertainty(dataset)

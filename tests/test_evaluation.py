@@ -96,3 +96,15 @@ def test_compare_runs_and_runs_table_errors_and_format():
     assert lines[0] == "pair_class" and lines[1].split() == ["accuracy", "f1", "ece"]
     assert lines[2].split() == ["DRIFA-Net", "0.850", "±", "0.071", "0.750", "±", "0.071",
                                 "0.050", "±", "0.000"]
+
+
+def test_compare_runs_gives_no_verdict_on_a_nan_run():
+    from keras_drifa.evaluation import compare_runs
+
+    good = [{"accuracy": 0.9}, {"accuracy": 0.91}]
+    with pytest.raises(ValueError, match=r"compare_runs: runs_b\[1\] has accuracy=nan; expected a "
+                       r"finite value from every run. No verdict is given"):
+        compare_runs(good, [{"accuracy": 0.5}, {"accuracy": float("nan")}])
+    with pytest.raises(ValueError, match=r"runs_a\[0\] has ece=inf"):
+        compare_runs([{"ece": float("inf")}, {"ece": 0.1}], good and [{"ece": 0.1}] * 2,
+                     metric="ece")

@@ -71,3 +71,18 @@ def test_mc_sampling_rejects_models_without_mc_dropout():
             pass
 
 
+
+
+def test_enabled_must_be_a_real_bool():
+    model = dropout_model()
+    layer = model.get_layer("mc")
+    for bad in ("False", "no", 0, None):
+        with pytest.raises(ValueError, match=rf"mc_sampling: `enabled` must be True or False; "
+                           rf"received enabled={bad!r}"):
+            with keras_drifa.mc_sampling(model, enabled=bad):
+                pass
+        assert layer.sampling is False
+    with keras_drifa.mc_sampling(model, enabled=np.bool_(False)):
+        assert layer.sampling is False
+    with keras_drifa.mc_sampling(model, enabled=np.bool_(True)):
+        assert layer.sampling is True

@@ -87,3 +87,37 @@ def test_in_compile_metrics_matches_numpy_on_predictions():
     assert logs["ece"] == pytest.approx(
         uncertainty.expected_calibration_error(probs, y, num_bins=10), abs=1e-4
     )
+
+
+def test_numpy_num_bins_and_refused_logits_and_labels():
+    assert ExpectedCalibrationError(num_bins=np.int64(4)).num_bins == 4
+    ece = ExpectedCalibrationError()
+    with pytest.raises(ValueError, match=r"ExpectedCalibrationError: `y_pred` has value -1 at index "
+                       r"\(0, 1\); expected probabilities in \[0, 1\] \(pass softmax outputs, not logits\)"):
+        ece.update_state(np.array([0, 1]), np.array([[2.0, -1.0], [0.0, 3.0]]))
+    with pytest.raises(ValueError, match=r"the probabilities in `y_pred` must sum to one"):
+        ece.update_state(np.array([0, 1]), np.array([[0.6, 0.6], [0.2, 0.8]]))
+    for labels, shown in (([0, 5], "5 at index 1"), ([-1, 0], "-1 at index 0"), ([0.5, 1], "0.5")):
+        with pytest.raises(ValueError, match=rf"`y_true` has the value {shown}.*expected class "
+                           r"indices in \[0, 1\]"):
+            ece.update_state(np.array(labels), np.array([[0.9, 0.1], [0.2, 0.8]]))
+    # Nothing was counted from the refused batches; smoothed one-hot rows are fine.
+    assert float(ece.result()) == 0.0
+    ece.update_state(np.array([[0.95, 0.05], [0.05, 0.95]]), np.array([[0.9, 0.1], [0.2, 0.8]]))
+    assert float(ece.result()) == pytest.approx(0.15, abs=1e-6)
+
+
+@pytest.mark.compiled
+def test_logits_in_a_compiled_evaluate_give_nan_or_an_error():
+    """Compiled, values cannot be inspected: the metric turns NaN. PyTorch's evaluate runs
+    eagerly (no jit_compile), so there the values are checked and refused."""
+    x = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(2)(inputs))  # logits, no softmax
+    model.compile(loss="mse", metrics=[ExpectedCalibrationError()])
+    if keras.backend.backend() == "torch":
+        with pytest.raises(ValueError, match="pass softmax outputs, not logits"):
+            model.evaluate(x, np.eye(2)[[0, 1] * 4] * 10, verbose=0)
+    else:
+        logs = model.evaluate(x, np.eye(2)[[0, 1] * 4] * 10, verbose=0, return_dict=True)
+        assert np.isnan(logs["ece"])

@@ -2,14 +2,42 @@
 unreadable files, and assembling stratified splits."""
 
 import os
+import re
 import warnings
 
 import keras
 import numpy as np
 
+from keras_drifa import _memory
 from keras_drifa.data import _checks, _image_io
 from keras_drifa.data.labelled_images import ImageSplits, LabelledImages
 from keras_drifa.data.splits import stratified_split
+
+_NUMBER = re.compile(r"[+-]?\d+(\.\d*)?")
+
+
+def class_order(names):
+    """Class names sorted as numbers when all are numbers (`'2'` before `'10'`), else as
+    text."""
+    if all(_NUMBER.fullmatch(name) for name in names):
+        return sorted(names, key=lambda name: (float(name), name))
+    return sorted(names)
+
+
+def check_one_spelling(where, what, names, advice):
+    """Refuses class names that differ only in case or inner spacing (`'Mel'`, `'mel'`,
+    `'m el'`): they would silently become different classes. `names` maps each name to
+    where it was found; `what` starts the message."""
+    spellings = {}
+    for name, found in names.items():
+        spellings.setdefault(" ".join(name.split()).casefold(), []).append((name, found))
+    for variants in spellings.values():
+        if len(variants) > 1:
+            shown = ", ".join(f"{name!r} ({found})" for name, found in variants)
+            raise ValueError(
+                f"{where}: {what} in {len(variants)} ways: {shown}; expected one spelling "
+                f"per class. {advice}"
+            )
 
 
 def check_options(where, image_size, channels, interpolation, on_error, seed, verbose):
@@ -53,14 +81,20 @@ def existing_file(where, name, path):
     return _existing(where, name, path, "file", os.path.isfile, "directory")
 
 
-def read_all(where, items, image_size, channels, interpolation, on_error, verbose, searched=""):
+def read_all(
+    where, items, image_size, channels, interpolation, on_error, verbose, searched="",
+    allow_large=False,
+):
     """Reads `items`, a list of `(source, path)`; `path` None means no file was found
-    (in `searched`, which the error message names).
+    (in `searched`, which the error message names). The memory the images will take is
+    checked first (from `image_size`, or from the first image when it is `None`).
 
     Returns `(images, kept, skipped)`: the images of the readable items, their positions
     in `items`, and `(source, reason)` for each skipped one. Raises on the first failure
     when `on_error="raise"`.
     """
+    if image_size is not None:
+        check_memory(where, len(items), image_size + (channels,), allow_large)
     Image, _ = _image_io.pillow(where)
     errors = _image_io.read_errors(Image)
     images, kept, skipped = [], [], []
@@ -85,6 +119,8 @@ def read_all(where, items, image_size, channels, interpolation, on_error, verbos
                     f"{items[kept[0]][1]!r} has {images[0].shape[:2]}; pass image_size="
                     "(height, width) to resize all images to one size."
                 )
+            if not images and image_size is None:
+                check_memory(where, len(items), image.shape, allow_large)
             images.append(image)
             kept.append(i)
         if progress is not None:
@@ -100,6 +136,18 @@ def read_all(where, items, image_size, channels, interpolation, on_error, verbos
     shape = (0,) + (tuple(image_size) if image_size else (0, 0)) + (channels,)
     stacked = np.stack(images) if images else np.zeros(shape, "float32")
     return stacked, kept, tuple(skipped)
+
+
+def check_memory(where, count, shape, allow_large):
+    """The memory guard for `count` float32 images of `shape` `(height, width, channels)`."""
+    height, width, channels = shape
+    _memory.check_allocation(
+        where,
+        f"{count} images of {height}x{width}x{channels} float32",
+        4 * count * height * width * channels,
+        allow_large,
+        "pass a smaller image_size, such as (224, 224) (one int n means n x n images)",
+    )
 
 
 def _read_naming_warnings(path, image_size, channels, interpolation, where):

@@ -24,6 +24,7 @@ def load_csv_manifest(
     on_error="raise",
     verbose=1,
     encoding="utf-8",
+    allow_large=False,
 ):
     """Loads the images a CSV manifest lists, with their labels, into stratified splits.
 
@@ -40,9 +41,9 @@ def load_csv_manifest(
             (not searched recursively; an id found in several is taken from the first).
         id_column: the column of image ids.
         label_column: the column of class labels (another column than `id_column`).
-        class_names: the classes in label order (a list or tuple). Default: the sorted
-            distinct labels. If given, a label outside it is an error, and so is a class
-            without rows.
+        class_names: the classes in label order (a list or tuple). Default: the distinct
+            labels, sorted as numbers when all are numbers (`0, 1, 2, ..., 10`), else as
+            text. If given, a label outside it is an error, and so is a class without rows.
         image_size: `(height, width)` (or one int) every image is resized to, or `None`
             to keep the files' size (all images must then share one size).
         channels: 3 (RGB) or 1 (grayscale).
@@ -55,8 +56,16 @@ def load_csv_manifest(
             image with an error naming it; "skip" leaves such images out, warns with
             their count, and lists them in the result's `skipped`. Problems with the
             manifest itself (missing columns, empty labels, unknown labels, duplicate
-            ids, undecodable text) always raise, naming the file and line.
+            ids, two rows naming one file such as `ISIC_1` and `ISIC_1.jpg`, one label
+            spelled in several ways such as `Mel` and `mel`, undecodable text) always
+            raise, naming the file and lines. Surrounding spaces of ids and labels are
+            ignored.
         verbose: 1 (or True) shows a progress bar while reading, 0 (or False) is silent.
+        allow_large: the loader estimates the memory of the loaded images (images x
+            height x width x channels x 4 bytes) before reading them, and raises a
+            `ValueError` above half of the machine's memory (a typo such as
+            `image_size=224*224` would otherwise be killed by the out-of-memory killer);
+            `True` loads anyway.
         encoding: the manifest's text encoding: "utf-8" (default; a byte-order mark, as
             Excel writes, is ignored), or another such as "latin-1" or "utf-16".
 
@@ -102,6 +111,7 @@ def load_csv_manifest(
     index = {name: label for label, name in enumerate(class_names)}
     files = _FileIndex(where, image_dirs, extensions)
     items = [(image_id, files.find(image_id)) for _, image_id, _ in rows]
+    _check_one_row_per_file(where, manifest, rows, items)
     images, kept, skipped = _loading.read_all(
         where,
         items,
@@ -111,6 +121,7 @@ def load_csv_manifest(
         on_error,
         verbose,
         searched=f" in {image_dirs} with an extension in {list(extensions)}",
+        allow_large=allow_large,
     )
     labels = [index[rows[i][2]] for i in kept]
     _loading.check_no_empty_class(where, labels, class_names, bool(skipped))
@@ -202,8 +213,33 @@ def _checked_rows(where, manifest, reader, id_column, label_column):
     return rows
 
 
+def _check_one_row_per_file(where, manifest, rows, items):
+    """Ids such as `ISIC_1` and `ISIC_1.jpg` name one file: two rows would load it twice,
+    possibly under two labels."""
+    first = {}
+    for (line, image_id, label), (_, path) in zip(rows, items):
+        if path is None:
+            continue
+        key = os.path.realpath(path)
+        if key in first:
+            line_0, id_0, label_0 = first[key]
+            raise ValueError(
+                f"{where}: manifest {manifest!r} lines {line_0} ({id_0!r}, label {label_0!r}) "
+                f"and {line} ({image_id!r}, label {label!r}) both name the file {path!r}; "
+                "expected one row per image file."
+            )
+        first[key] = (line, image_id, label)
+
+
 def _classes(where, manifest, rows, label_column, class_names):
-    present = sorted({label for _, _, label in rows})
+    spellings = {}
+    for line, _, label in rows:
+        spellings.setdefault(label, f"first on line {line}")
+    _loading.check_one_spelling(
+        where, f"manifest {manifest!r} spells one label of column {label_column!r}", spellings,
+        "Correct the manifest (labels are case-sensitive; surrounding spaces are ignored).",
+    )
+    present = _loading.class_order({label for _, _, label in rows})
     if class_names is None:
         return present
     known = set(class_names)
@@ -215,7 +251,7 @@ def _classes(where, manifest, rows, label_column, class_names):
             f"is not in class_names {list(class_names)}: values {values} (first on line "
             f"{unknown[0][0]})."
         )
-    empty = [name for name in class_names if name not in present]
+    empty = [name for name in class_names if name not in set(present)]
     if empty:
         raise ValueError(
             f"{where}: class{'es' if len(empty) > 1 else ''} {empty} "

@@ -23,6 +23,7 @@ def load_image_folder(
     interpolation="bilinear",
     on_error="raise",
     verbose=1,
+    allow_large=False,
 ):
     """Loads a folder-per-class image tree into stratified train/validation/test splits.
 
@@ -49,7 +50,9 @@ def load_image_folder(
         channels: 3 (RGB; grayscale images are repeated) or 1 (grayscale; RGB images are
             converted to luma).
         class_names: the class folders in label order (a list or tuple). Default: all
-            class folders, sorted. If given, it must name exactly the class folders present.
+            class folders, sorted (as numbers when all names are numbers: `2` before
+            `10`). Folders whose names differ only in case or spacing are an error. If
+            given, it must name exactly the class folders present.
         pattern: glob pattern, relative to each class folder and inside it (no `..`), for
             the image files (default: every file at any depth).
         extensions: file extensions (case-insensitive) that count as images.
@@ -65,6 +68,11 @@ def load_image_folder(
             error naming it; "skip" leaves such images out, warns with their count, and
             lists them in the result's `skipped`.
         verbose: 1 (or True) shows a progress bar while reading, 0 (or False) is silent.
+        allow_large: the loader estimates the memory of the loaded images (images x
+            height x width x channels x 4 bytes) before reading them, and raises a
+            `ValueError` above half of the machine's memory (a typo such as
+            `image_size=224*224` would otherwise be killed by the out-of-memory killer);
+            `True` loads anyway.
 
     Returns:
         An `ImageSplits` with `train`, `val` and `test` `LabelledImages` (float32 images
@@ -114,7 +122,8 @@ def load_image_folder(
         items, labels = items + test_items, labels + test_labels
 
     images, kept, skipped = _loading.read_all(
-        where, items, size, channels, interpolation, on_error, verbose
+        where, items, size, channels, interpolation, on_error, verbose,
+        allow_large=allow_large,
     )
     data = _loading.labelled(
         images, np.asarray(labels, "int32")[kept], class_names, [items[i][0] for i in kept]
@@ -149,6 +158,11 @@ def _class_folders(where, name, directory, class_names):
             f"{where}: {name} {directory!r} contains no class folders; expected one "
             "sub-folder of images per class."
         )
+    _loading.check_one_spelling(
+        where, f"{name} {directory!r} names one class", {f: "a folder" for f in found},
+        "Merge the folders.",
+    )
+    found = _loading.class_order(found)
     if class_names is None:
         return found
     class_names = _checks.names(where, "class_names", class_names, "folder names")

@@ -181,6 +181,9 @@ class ImageSplits:
         test: the test images (possibly empty).
         skipped: paths or ids of the images that could not be read and were skipped
             (`on_error="skip"`), each with the reason: `(source, reason)` pairs.
+
+    `describe()` returns a summary to print: classes, counts per class and split, and the
+    skipped files with their reasons.
     """
 
     train: LabelledImages
@@ -214,6 +217,40 @@ class ImageSplits:
 
     def __iter__(self):
         return iter((self.train, self.val, self.test))
+
+    def describe(self, max_skipped=10):
+        """What was loaded, as text to print: the images' shape, the count of every class
+        in every split, and the skipped files with their reasons (the first
+        `max_skipped`).
+
+        Example:
+
+        ```python
+        splits = keras_drifa.data.load_image_folder("brain-mri/Training", verbose=0)
+        print(splits.describe())
+        ```
+        """
+        max_skipped = _checks.integer("ImageSplits.describe", "max_skipped", max_skipped, 0)
+        parts = {"train": self.train, "val": self.val, "test": self.test}
+        shape = next((p.images.shape[1:] for p in parts.values() if len(p)), None)
+        lines = [
+            f"{sum(len(p) for p in parts.values())} images"
+            + (f" of {shape[0]}x{shape[1]}x{shape[2]}" if shape else "")
+            + f", {len(self.class_names)} classes"
+        ]
+        width = max(len(str(name)) for name in self.class_names + ("class",))
+        lines.append("class".ljust(width) + "".join(f"{name:>8}" for name in parts) + "   total")
+        counts = {name: part.class_counts() for name, part in parts.items()}
+        for name in self.class_names:
+            row = [counts[part][name] for part in parts]
+            lines.append(
+                str(name).ljust(width) + "".join(f"{c:>8}" for c in row) + f"{sum(row):>8}"
+            )
+        lines.append(f"skipped: {len(self.skipped)} file(s)")
+        lines += [f"  {source}: {reason}" for source, reason in self.skipped[:max_skipped]]
+        if len(self.skipped) > max_skipped:
+            lines.append(f"  ... and {len(self.skipped) - max_skipped} more (see `skipped`)")
+        return "\n".join(lines)
 
     def __repr__(self):
         return (

@@ -6,6 +6,7 @@ import zlib
 import keras
 import numpy as np
 
+from keras_drifa import _memory
 from keras_drifa.data import _checks, _image_io, _loading
 from keras_drifa.data.labelled_images import ImageSplits
 
@@ -23,6 +24,7 @@ def load_medmnist(
     seed=0,
     interpolation="bilinear",
     verbose=1,
+    allow_large=False,
 ):
     """Loads a 2-D MedMNIST `.npz` file with its own or a new stratified split.
 
@@ -46,6 +48,9 @@ def load_medmnist(
         seed: integer seed of a new split.
         interpolation: "bilinear", "nearest", "bicubic", "lanczos" or "area".
         verbose: 1 (or True) shows a progress bar while resizing, 0 (or False) is silent.
+        allow_large: the `.npy` headers in the file are read first: a shape the file cannot
+            hold is an error, and images that would take more than half of the machine's
+            memory as float32 raise a `ValueError`; `True` loads them anyway.
 
     Returns:
         An `ImageSplits` with `train`, `val` and `test` `LabelledImages`.
@@ -72,7 +77,7 @@ def load_medmnist(
     if class_names is not None:
         class_names = _checks.names(where, "class_names", class_names)
     path = _loading.existing_file(where, "path", path)
-    parts = _read_archive(where, path)
+    parts = _read_archive(where, path, size, channels, allow_large)
     for s, (x, _) in parts.items():
         _check_images(where, path, s, x)
     if sum(len(x) for x, _ in parts.values()) == 0:
@@ -116,13 +121,15 @@ def load_medmnist(
     return _loading.splits(pooled, val_fraction, test_fraction, seed)
 
 
-def _read_archive(where, path):
+def _read_archive(where, path, size, channels, allow_large):
     """`{split: (images, labels)}` from the file, or an error that names it."""
     expected = [f"{s}_{kind}" for s in SPLITS for kind in ("images", "labels")]
     damaged = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
     arrays = {}
     # Opened here, not by np.load, so that the file is closed whatever goes wrong.
     with _opened(where, path) as file:
+        _check_headers(where, path, file, size, channels, allow_large)
+        file.seek(0)
         try:
             archive = np.load(file, allow_pickle=False)
         except damaged as error:
@@ -155,6 +162,57 @@ def _read_archive(where, path):
                         f"{len(arrays[key])} bytes of something else."
                     )
     return {s: (arrays[f"{s}_images"], arrays[f"{s}_labels"]) for s in SPLITS}
+
+
+def _check_headers(where, path, file, size, channels, allow_large):
+    """Reads the `.npy` headers inside the archive, before any array: a shape the entry
+    cannot hold is damage, and a large one meets the memory guard (np.load would allocate
+    first and fail, or be killed, after). Other damage (no header, pickled objects) is left
+    to np.load, whose errors the caller words."""
+    try:
+        archive = zipfile.ZipFile(file)
+    except (zipfile.BadZipFile, OSError):
+        return  # not an archive: np.load says what it is
+    images_bytes, described = 0, []
+    with archive:
+        for info in archive.infolist():
+            name = info.filename[: -len(".npy")]
+            if not info.filename.endswith(".npy"):
+                continue
+            try:
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    read_header = {
+                        (1, 0): np.lib.format.read_array_header_1_0,
+                        (2, 0): np.lib.format.read_array_header_2_0,
+                    }.get(version)
+                    if read_header is None:
+                        continue
+                    shape, _, dtype = read_header(member)
+                    header_bytes = member.tell()
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error):
+                continue
+            if dtype.hasobject:
+                continue
+            claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if claimed > info.file_size - header_bytes:
+                raise ValueError(
+                    f"{where}: {path!r} entry {name} claims shape {shape} of {dtype} "
+                    f"({claimed:,} bytes) but holds {info.file_size - header_bytes:,} bytes "
+                    "of data; a damaged or forged file."
+                )
+            if name.endswith("_images") and len(shape) >= 3:
+                height, width = size if size is not None else shape[1:3]
+                count = int(shape[0])
+                images_bytes += claimed + 4 * count * height * width * channels
+                described.append(f"{name} {count}x{height}x{width}x{channels}")
+    _memory.check_allocation(
+        where,
+        f"the images of {path!r} ({', '.join(described)} float32)",
+        images_bytes,
+        allow_large,
+        "pass a smaller image_size",
+    )
 
 
 def _opened(where, path):

@@ -247,7 +247,23 @@ class ExplainedGraph:
                         f"and '{self.modalities[i]}' the same feature map ('{names[i]}'); "
                         "expected one feature map per modality."
                     )
+        self._check_modality_of_targets(targets, names)
         return targets, names
+
+    def _check_modality_of_targets(self, targets, names):
+        """A target computed from one input only must be that input's modality: a list in
+        another order would return each modality's map under another's name."""
+        input_ids = [id(t) for t in self.model.inputs]
+        for m, (target, name) in enumerate(zip(targets, names)):
+            ancestors = _graph.ancestor_ids(target) | {id(target)}
+            sources = [i for i, input_id in enumerate(input_ids) if input_id in ancestors]
+            if len(sources) == 1 and sources[0] != m:
+                raise ValueError(
+                    f"{self.caller}: target layer '{name}' is given for modality "
+                    f"'{self.modalities[m]}' but is computed from input "
+                    f"'{self.modalities[sources[0]]}' only; expected target_layers in input "
+                    f"order {self.modalities}, or a dict {{modality_name: layer}}."
+                )
 
     def _per_modality(self, target_layers):
         num_modalities = len(self.modalities)

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from keras_drifa import _checks
 from keras_drifa.explain._resize import resize_bilinear
 
 
@@ -75,8 +76,7 @@ def overlay(image, heatmap, alpha=0.4, colormap="jet"):
     >>> overlay(image, heatmap, alpha=0.5).shape
     (8, 8, 3)
     """
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
-        raise ValueError(f"overlay: alpha must be a number in [0, 1]; received {alpha!r}.")
+    alpha = _checks.number("overlay", "alpha", alpha, 0, 1)
     rgb = _as_rgb(image)
     heat = np.asarray(heatmap, dtype=np.float64)
     if heat.ndim == 3 and heat.shape[-1] == 1:

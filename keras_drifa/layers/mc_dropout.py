@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_drifa import _backend
+from keras_drifa import _backend, _checks
 
 MC_DROPOUT_MODES = ("on_demand", "always")
 
@@ -46,10 +46,7 @@ class MCDropout(keras.layers.Layer):
 
     def __init__(self, rate, mode="on_demand", seed=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-            raise ValueError(
-                f"MCDropout: `rate` must be a number in [0, 1); received rate={rate!r}."
-            )
+        rate = _checks.number("MCDropout", "rate", rate, 0, 1, open_high=True)
         if mode not in MC_DROPOUT_MODES:
             raise ValueError(
                 f"MCDropout: `mode` must be one of {MC_DROPOUT_MODES}; received mode={mode!r}."

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_drifa import calibration
+from keras_drifa import _checks, calibration
 
 
 @keras.saving.register_keras_serializable(package="keras_drifa")
@@ -39,7 +39,7 @@ class ProbabilityCalibration(keras.layers.Layer):
     def __init__(self, num_classes, method="temperature", **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        if not _checks.is_int(num_classes) or num_classes < 1:
             raise ValueError(
                 "ProbabilityCalibration: `num_classes` must be an integer >= 1; received "
                 f"num_classes={num_classes!r}."

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import keras
 import numpy as np
@@ -251,3 +252,18 @@ def test_rejects_a_configuration_that_does_not_fit_the_model_before_training(tmp
         model.fit(x, y, epochs=1, verbose=0, callbacks=[GradCAMCallback(**arguments)])
     for before, after in zip(weights, model.get_weights()):
         np.testing.assert_array_equal(after, before)
+
+
+def test_writes_figures_under_mixed_bfloat16(tmp_path):
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = small_model()
+    finally:
+        keras.config.set_dtype_policy(previous)
+    x, y, _ = data(n=4)
+    callback = GradCAMCallback([a[:2] for a in x], str(tmp_path), tensorboard=False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="GradCAMCallback")
+        model.fit(x, y, epochs=1, batch_size=4, verbose=0, callbacks=[callback])
+    assert os.listdir(tmp_path) == ["epoch_001.png"]

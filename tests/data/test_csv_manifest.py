@@ -147,3 +147,40 @@ def test_ambiguous_extension_is_an_error(ham):
         ValueError, match=r"'ISIC_0000001' matches several files .*ISIC_0000001\.jpg"
     ):
         _load(manifest, dirs)
+
+
+# --- Issue 21: one file in two rows, numeric labels, spelling variants ------------------------
+
+
+def test_two_rows_naming_one_file_are_refused(ham):
+    manifest, dirs = ham
+    _rewrite(manifest, lambda lines: lines + ["HAM_x,ISIC_0000000.jpg,mel,50"])
+    with pytest.raises(
+        ValueError,
+        match=r"lines 2 \('ISIC_0000000', label 'nv'\) and 15 \('ISIC_0000000.jpg', label "
+        r"'mel'\) both name the file .*ISIC_0000000.jpg'; expected one row per image file",
+    ):
+        _load(manifest, dirs)
+
+
+def test_numeric_labels_are_in_numeric_order(tmp_path):
+    lines = ["image_id,dx"]
+    for n in range(22):
+        write_image(tmp_path / f"img_{n}.png", size=(4, 4), seed=n)
+        lines.append(f"img_{n},{n % 11}")
+    (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
+    splits = _load(tmp_path / "m.csv", tmp_path, val_fraction=0, test_fraction=0)
+    assert splits.class_names == tuple(str(k) for k in range(11))
+    for source, label in zip(splits.train.sources, splits.train.labels):
+        assert label == int(source.rsplit("img_", 1)[1][:-4]) % 11
+
+
+def test_one_label_spelled_two_ways_is_refused(ham):
+    manifest, dirs = ham
+    _rewrite(manifest, lambda lines: lines[:2] + [lines[2].replace(",nv,", ",NV ,")] + lines[3:])
+    with pytest.raises(
+        ValueError,
+        match=r"spells one label of column 'dx' in 2 ways: 'nv' \(first on line 2\), 'NV' "
+        r"\(first on line 3\); expected one spelling per class",
+    ):
+        _load(manifest, dirs)

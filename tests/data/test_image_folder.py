@@ -182,3 +182,61 @@ def test_missing_or_flat_directories_are_errors(tmp_path):
     write_image(tmp_path / "flat.png")
     with pytest.raises(ValueError, match="contains no class folders"):
         _load(tmp_path)
+
+
+def test_numeric_class_folders_are_in_numeric_order(tmp_path):
+    for k in (0, 1, 2, 10):
+        write_image(tmp_path / str(k) / "a.png", size=(4, 4), seed=k)
+    splits = _load(tmp_path, val_fraction=0, test_fraction=0)
+    assert splits.class_names == ("0", "1", "2", "10")
+
+
+def test_class_folders_differing_only_in_case_are_refused(tmp_path):
+    for name in ("mel", "Mel", "nv"):
+        write_image(tmp_path / name / "a.png", size=(4, 4))
+    with pytest.raises(ValueError, match=r"names one class in 2 ways: 'Mel' \(a folder\), 'mel' "
+                       r"\(a folder\); expected one spelling per class. Merge the folders."):
+        _load(tmp_path)
+
+
+def test_image_sizes_beyond_the_memory_share_are_refused_before_reading(tmp_path, monkeypatch):
+    from keras_drifa import _memory
+
+    for name in ("a", "b"):
+        write_image(tmp_path / name / "1.png", size=(4, 4))
+    monkeypatch.setattr(_memory, "physical_memory", lambda: 64 * 2**30)
+    # The typo 224*224 reads as 50176 x 50176 images: 2 x 50176^2 x 3 x 4 bytes = 56 GiB.
+    with pytest.raises(ValueError, match=r"load_image_folder: 2 images of 50176x50176x3 float32 "
+                       r"would take 56.3 GiB, more than 50% of this machine's 64.0 GiB of memory; "
+                       r"pass a smaller image_size, such as \(224, 224\) \(one int n means n x n "
+                       r"images\), or pass allow_large=True"):
+        _load(tmp_path, image_size=224 * 224)
+    with pytest.raises(ValueError, match=r"2 images of 20000x20000x3 float32 would take 8.9 GiB"):
+        monkeypatch.setattr(_memory, "physical_memory", lambda: 8 * 2**30)
+        _load(tmp_path, image_size=(20000, 20000))
+    # Without image_size, the first image's size is the estimate.
+    monkeypatch.setattr(_memory, "physical_memory", lambda: 2**8)
+    with pytest.raises(ValueError, match=r"2 images of 4x4x3 float32 would take"):
+        _load(tmp_path, image_size=None)
+    assert len(_load(tmp_path, image_size=None, allow_large=True, val_fraction=0,
+                     test_fraction=0).train) == 2
+    with pytest.raises(ValueError, match=r"`allow_large` must be True or False; received "
+                       r"allow_large='yes'"):
+        _load(tmp_path, allow_large="yes")
+
+
+def test_describe_summarises_classes_counts_and_skipped_files(tmp_path):
+    for name, count in (("glioma", 5), ("notumor", 4)):
+        for i in range(count):
+            write_image(tmp_path / name / f"{i}.png", size=(6, 6), seed=i)
+    write_corrupt(tmp_path / "glioma" / "bad.png")
+    with pytest.warns(UserWarning, match="skipped 1 of 10"):
+        splits = _load(tmp_path, on_error="skip")
+    text = splits.describe()
+    lines = text.splitlines()
+    assert lines[0] == "9 images of 8x8x3, 2 classes"
+    assert lines[1].split() == ["class", "train", "val", "test", "total"]
+    assert lines[2].split()[0] == "glioma" and lines[2].split()[-1] == "5"
+    assert lines[3].split()[0] == "notumor" and lines[3].split()[-1] == "4"
+    assert lines[4] == "skipped: 1 file(s)" and "bad.png: cannot identify image file" in lines[5]
+    assert splits.describe(max_skipped=0).endswith("... and 1 more (see `skipped`)")

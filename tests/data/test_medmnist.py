@@ -93,3 +93,46 @@ def test_unreadable_or_missing_files_are_errors(tmp_path):
         load_medmnist(tmp_path / "bad.npz")
     with pytest.raises(FileNotFoundError, match="is not an existing file"):
         load_medmnist(tmp_path / "none.npz")
+
+
+# --- Issue 21: headers read before loading, the memory guard ---------------------------------
+
+
+def _forge_header(path, key, shape):
+    """Replaces entry `key` of the .npz by a .npy header claiming `shape` and 16 bytes."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    forged = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        forged, {"descr": "|u1", "fortran_order": False, "shape": shape}
+    )
+    entries[f"{key}.npy"] = forged.getvalue() + bytes(16)
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+
+
+def test_a_header_claiming_more_than_the_file_holds_is_refused_before_loading(tmp_path):
+    path = tmp_path / "m.npz"
+    _write(path)
+    _forge_header(path, "train_images", (10**6, 1000, 1000))
+    with pytest.raises(ValueError, match=r"entry train_images claims shape \(1000000, 1000, 1000\) "
+                       r"of uint8 \(1,000,000,000,000 bytes\) but holds 16 bytes of data"):
+        load_medmnist(path, verbose=0, allow_large=True)
+
+
+def test_images_beyond_the_memory_share_are_refused_unless_allowed(tmp_path, monkeypatch):
+    from keras_drifa import _memory
+
+    path = tmp_path / "m.npz"
+    _write(path)
+    monkeypatch.setattr(_memory, "physical_memory", lambda: 2**20)  # a 1 MiB machine
+    with pytest.raises(ValueError, match=r"load_medmnist: the images of .*m.npz' \(train_images "
+                       r"\d+x64x64x3, .*float32\) would take .* GiB, more than 50% of this "
+                       r"machine's 0.0 GiB of memory; pass a smaller image_size, or pass "
+                       r"allow_large=True"):
+        load_medmnist(path, image_size=64, verbose=0)
+    assert len(load_medmnist(path, image_size=64, verbose=0, allow_large=True).train)

@@ -439,3 +439,43 @@ def test_an_ensemble_of_reordered_members_is_refused():
         GradCAM(ensemble, target_layers=["a_conv", "b_conv"])
     in_order = MCDropoutEnsemble([member(["a", "b"]), member(["a", "b"])])
     assert GradCAM(in_order, target_layers=["a_conv", "b_conv"]).modalities == ["a", "b"]
+
+
+# --- Issue 21: target layers in the wrong order, mixed bfloat16 -------------------------------
+
+
+def test_refuses_target_layers_in_another_modality_order():
+    model = fusion_model()
+    with pytest.raises(
+        ValueError,
+        match=r"GradCAM: target layer 'conv_b' is given for modality 'a' but is computed from "
+        r"input 'b' only; expected target_layers in input order \['a', 'b'\]",
+    ):
+        GradCAM(model, target_layers=["conv_b", "conv_a"])
+    with pytest.raises(ValueError, match="target layer 'conv_b' is given for modality 'a'"):
+        GradCAM(model, target_layers={"a": "conv_b", "b": "conv_a"})
+    # Targets that read both inputs (after the gates) cannot be misassigned.
+    assert GradCAM(model, target_layers=["conv_b2", "conv_a2"]).target_layers == {
+        "a": "conv_b2", "b": "conv_a2"
+    }
+
+
+def test_maps_under_mixed_bfloat16():
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = conv_bn_gap_dense()
+    finally:
+        keras.config.set_dtype_policy(previous)
+    x = np.random.default_rng(0).random((2, 6, 5, 2), dtype=np.float32)
+    result = GradCAM(model, target_layers="conv")(x, verbose=0)
+    maps = result["image"]
+    assert maps.dtype == np.float32 and maps.shape == (2, 6, 5)
+    assert np.all(np.isfinite(maps)) and maps.max() <= 1
+
+
+def test_a_generator_is_refused_with_what_to_pass():
+    model = fusion_model()
+    x = [np.zeros((1, 6, 6, 2), "float32"), np.zeros((1, 4, 4, 2), "float32")]
+    with pytest.raises(ValueError, match=r"GradCAM: `inputs` is a generator, a stream of batches"):
+        GradCAM(model, target_layers=["conv_a", "conv_b"])((b for b in [x]), verbose=0)

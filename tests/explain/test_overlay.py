@@ -66,10 +66,20 @@ GRAY = np.zeros((8, 6))
         (np.full((8, 6), np.nan), _heatmap(), {}, r"image contains NaN"),
         (GRAY, _heatmap() * 2, {}, r"heatmap values span .*expected finite values in \[0, 1\]"),
         (GRAY, np.zeros((2, 8, 6)), {}, r"heatmap has shape \(2, 8, 6\); expected"),
-        (GRAY, _heatmap(), {"alpha": 1.5}, r"alpha must be a number in \[0, 1\]; received 1.5"),
+        (GRAY, _heatmap(), {"alpha": 1.5}, r"`alpha` must be a number in \[0, 1\]; received alpha=1.5"),
         (GRAY, _heatmap(), {"colormap": "no_such_map"}, r"colormap must be .*'no_such_map'"),
     ],
 )
 def test_rejects_bad_input(image, heatmap, kwargs, match):
     with pytest.raises(ValueError, match=match):
         overlay(image, heatmap, **kwargs)
+
+
+def test_numpy_alpha_is_a_number():
+    image, heat = np.zeros((4, 4)), np.ones((4, 4))
+    np.testing.assert_allclose(overlay(image, heat, alpha=np.float32(0.5)),
+                               overlay(image, heat, alpha=0.5))
+    assert overlay(image, heat, alpha=np.int64(1)).shape == (4, 4, 3)
+    with pytest.raises(ValueError, match=r"overlay: `alpha` must be a number in \[0, 1\]; "
+                       r"received alpha=np.float32\(1.5\)"):
+        overlay(image, heat, alpha=np.float32(1.5))

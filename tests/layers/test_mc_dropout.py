@@ -114,3 +114,12 @@ def test_each_ddp_rank_draws_its_own_masks(monkeypatch):
     assert np.array_equal(masks(0), masks(0))
     assert not np.array_equal(masks(0), masks(1))
     assert np.array_equal(masks(None), masks(None))
+
+
+def test_numpy_rates_are_numbers():
+    assert MCDropout(np.float32(0.25)).rate == pytest.approx(0.25)
+    assert type(MCDropout(np.float64(0.5)).rate) is float
+    for bad in (1.0, np.float32(1.5), True, "0.2", float("nan")):
+        with pytest.raises(ValueError, match=r"MCDropout: `rate` must be a number in \[0, 1\); "
+                           r"received rate="):
+            MCDropout(bad)
