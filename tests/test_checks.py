@@ -82,7 +82,7 @@ def test_switches_take_booleans_only():
         with pytest.raises(ValueError, match=rf"f: `flag` must be True or False; received flag={bad!r}"):
             _checks.boolean("f", "flag", bad)
     # A string is truthy: "False" used to build the model *with* MFA.
-    with pytest.raises(ValueError, match=r"build_model: `use_mfa` must be True or False; received use_mfa='False'"):
+    with pytest.raises(ValueError, match=r"build_model: `use_mfa` must be True, False or None \(the fusion's default\); received use_mfa='False'"):
         keras_drifa.build_model(2, (16, 16, 3), 3, widths=(8, 16), blocks_per_stage=(1, 1),
                                 use_mfa="False")
 

@@ -215,19 +215,10 @@ def build_model(
             f"build_model: widths={widths} and blocks_per_stage={blocks_per_stage} shape the "
             f"'drifa' backbone only; received them with backbone={backbone!r:.80}."
         )
-    if isinstance(dropout_rate, bool) or not isinstance(dropout_rate, (int, float)) or not (
-        0 <= dropout_rate < 1
-    ):
-        raise ValueError(
-            f"build_model: dropout_rate must be a number in [0, 1); received {dropout_rate!r}."
-        )
-    if isinstance(batch_norm_momentum, bool) or not isinstance(
-        batch_norm_momentum, (int, float)
-    ) or not 0 <= batch_norm_momentum < 1:
-        raise ValueError(
-            "build_model: batch_norm_momentum must be a number in [0, 1); received "
-            f"{batch_norm_momentum!r}."
-        )
+    dropout_rate = _checks.number("build_model", "dropout_rate", dropout_rate, 0, 1, open_high=True)
+    batch_norm_momentum = _checks.number(
+        "build_model", "batch_norm_momentum", batch_norm_momentum, 0, 1, open_high=True
+    )
     if mc_dropout not in MC_DROPOUT_MODES:
         raise ValueError(
             f"build_model: mc_dropout must be one of {MC_DROPOUT_MODES}; received {mc_dropout!r}."

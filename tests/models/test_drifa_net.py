@@ -300,8 +300,8 @@ def test_importing_does_not_import_other_backends():
         (dict(widths=(64, 0, 256, 512)), r"widths must be a non-empty sequence of positive integers; received widths=\(64, 0, 256, 512\)"),
         (dict(widths=(64, 128)), r"widths \(64, 128\) has 2 stages but blocks_per_stage \(2, 2, 2, 2\) has 4"),
         (dict(blocks_per_stage=(2, 2, -1, 2)), r"blocks_per_stage must be a non-empty sequence of positive integers"),
-        (dict(dropout_rate=1.0), r"dropout_rate must be a number in \[0, 1\); received 1.0"),
-        (dict(dropout_rate=-0.1), r"dropout_rate must be a number in \[0, 1\)"),
+        (dict(dropout_rate=1.0), r"`dropout_rate` must be a number in \[0, 1\); received dropout_rate=1.0"),
+        (dict(dropout_rate=-0.1), r"`dropout_rate` must be a number in \[0, 1\)"),
         (dict(mc_dropout="sometimes"), r"mc_dropout must be one of \('on_demand', 'always'\); received 'sometimes'"),
         (dict(modality_names=["a/b", "c"]), r"modality names must start with a letter or digit"),
         (dict(modality_names=["pap smear", "c"]), r"received 'pap smear' in \['pap smear', 'c'\]"),
@@ -323,9 +323,17 @@ def test_batch_norm_momentum_reaches_every_batch_norm_layer():
             if isinstance(l, keras.layers.BatchNormalization)} == {0.99}
 
 
+def test_numpy_numbers_are_accepted_as_rates():
+    model = tiny_model(dropout_rate=np.float32(0.5), batch_norm_momentum=np.float64(0.9))
+    rates = {l.rate for l in model._flatten_layers() if isinstance(l, MCDropout)}
+    momenta = {l.momentum for l in model._flatten_layers()
+               if isinstance(l, keras.layers.BatchNormalization)}
+    assert rates == {0.5} and momenta == {0.9}
+
+
 @pytest.mark.parametrize("momentum", [1.0, -0.5, "0.9"])
 def test_rejects_batch_norm_momentum_outside_unit_interval(momentum):
-    with pytest.raises(ValueError, match=r"batch_norm_momentum must be a number in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"`batch_norm_momentum` must be a number in \[0, 1\)"):
         keras_drifa.build_model(batch_norm_momentum=momentum)
 
 
