@@ -15,6 +15,11 @@ process (nothing compiled is shared) and prints:
   `--members` members (default 1 and 3).
 - `cache` (JAX): the time to the first training step of a second process that finds the
   first one's compiled code in JAX's persistent compilation cache (a fresh folder).
+- `peak`: this machine's float32 matrix-product rate (`--gemm-size` square SGEMM, in NumPy
+  and in the backend itself), the model's forward FLOPs per pair (XLA's cost analysis of
+  the forward pass, in a JAX process whatever the backend), and, with `train` in the same
+  run, the steady training rate in GFLOP/s (3x the forward FLOPs per pair, the usual count
+  for a forward and a backward pass) as a share of each SGEMM rate.
 
 With `--baseline REF` every measure also runs on the package as it is at that git ref
 (checked out into a temporary worktree), one process after the other on the same
@@ -38,7 +43,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MEASURES = ("train", "predict", "mc", "ensemble", "cache")
+MEASURES = ("train", "predict", "mc", "ensemble", "cache", "peak")
 RESULT = "RESULT "
 
 
@@ -188,6 +193,75 @@ def measure_cache(args):
     }
 
 
+def _gemm_gflops(matmul, to_device, sync, size, repeats=5):
+    """Median float32 GFLOP/s of `repeats` products of two `size` x `size` matrices."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a, b = (to_device(rng.random((size, size), dtype=np.float32)) for _ in range(2))
+    sync(matmul(a, b))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        sync(matmul(a, b))
+        times.append(time.perf_counter() - start)
+    return 2 * size**3 / float(np.median(times)) / 1e9
+
+
+def _forward_gflops(size):
+    """Forward GFLOPs of one pair of the paper model, from XLA's cost analysis (JAX)."""
+    os.environ["KERAS_BACKEND"] = "jax"
+    import jax
+    import numpy as np
+
+    import keras_drifa
+
+    model = _paper_model(keras_drifa, size)
+    xs = [np.zeros((1, size, size, 3), np.float32)] * 2
+
+    def forward(trainable, non_trainable, inputs):
+        return model.stateless_call(trainable, non_trainable, inputs, training=False)[0]
+
+    lowered = jax.jit(forward).lower(
+        [v.value for v in model.trainable_variables],
+        [v.value for v in model.non_trainable_variables],
+        xs,
+    )
+    return lowered.cost_analysis()["flops"] / 1e9
+
+
+def measure_peak(args):
+    keras, np, _ = _setup()
+    same = lambda x: x  # noqa: E731
+    numpy_rate = _gemm_gflops(np.matmul, same, same, args.gemm_size)
+    backend_rate = _gemm_gflops(
+        keras.ops.matmul, keras.ops.convert_to_tensor, keras.ops.convert_to_numpy,
+        args.gemm_size,
+    )
+    env = dict(os.environ, KERAS_BACKEND="jax")
+    argv = [sys.executable, os.path.abspath(__file__), "--child", "peak", "--flops-only",
+            "--size", str(args.size)]
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT)]
+    forward = json.loads(lines[-1][len(RESULT):])["forward GFLOP per pair"] if lines else None
+    result = {"SGEMM NumPy GFLOP/s": numpy_rate, "SGEMM backend GFLOP/s": backend_rate}
+    if forward is not None:
+        result["forward GFLOP per pair"] = forward
+    return result
+
+
+def _training_share(values):
+    """Steady training GFLOP/s and its share of each SGEMM rate, when both were measured."""
+    if "train pairs/s" not in values or "forward GFLOP per pair" not in values:
+        return {}
+    rate = values["train pairs/s"] * 3 * values["forward GFLOP per pair"]
+    return {
+        "training GFLOP/s (3x forward)": rate,
+        "training / SGEMM NumPy": rate / values["SGEMM NumPy GFLOP/s"],
+        "training / SGEMM backend": rate / values["SGEMM backend GFLOP/s"],
+    }
+
+
 # --- the parent: run the measures on the trees, print the table ------------------------
 
 
@@ -196,6 +270,7 @@ def _child_argv(measure, args):
     argv += ["--size", str(args.size), "--batch-size", str(args.batch_size)]
     argv += ["--steps", str(args.steps), "--mc-samples", str(args.mc_samples)]
     argv += ["--repeats", str(args.repeats), "--members", *map(str, args.members)]
+    argv += ["--gemm-size", str(args.gemm_size)]
     return argv
 
 
@@ -256,6 +331,8 @@ def parent(args):
                 ["git", "-C", ROOT, "worktree", "remove", "--force", trees[args.baseline]],
                 check=False, capture_output=True,
             )
+    for values in results.values():
+        values.update(_training_share(values))
     print(f"load average after: {os.getloadavg()[0]:.2f}\n")
     names = list(trees)
     header = f"{'':34s}" + "".join(f"{n[:14]:>16s}" for n in names)
@@ -272,6 +349,10 @@ def parent(args):
 
 
 def child(args):
+    if args.flops_only:
+        print(RESULT + json.dumps({"forward GFLOP per pair": _forward_gflops(args.size)}),
+              flush=True)
+        return
     tree = os.environ.get("DRIFA_BENCHMARK_TREE")
     if args.child != "cache":
         import keras_drifa
@@ -285,6 +366,7 @@ def child(args):
         "mc": measure_mc,
         "ensemble": measure_ensemble,
         "cache": measure_cache,
+        "peak": measure_peak,
     }[args.child](args)
     print(RESULT + json.dumps(values), flush=True)
 
@@ -299,7 +381,9 @@ def main():
     parser.add_argument("--members", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--mc-samples", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3, help="mc: timed repeats (median)")
+    parser.add_argument("--gemm-size", type=int, default=2048, help="peak: matrix size")
     parser.add_argument("--child", choices=MEASURES, help=argparse.SUPPRESS)
+    parser.add_argument("--flops-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args)
