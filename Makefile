@@ -22,7 +22,7 @@ help:
 $(BIN)/.installed: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[all,cv,viz,test]"
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[all,cv,hub,viz,test]"
 	touch $@
 
 venv: $(BIN)/.installed

@@ -1,17 +1,23 @@
-"""Any backbone for DRIFA: MFA and MIFA on keras.applications, KerasCV or your own network.
+"""Any backbone for DRIFA: MFA and MIFA on keras.applications, KerasHub, KerasCV or your network.
 
 `build_model(..., backbone=...)` gives every modality its own copy of a backbone, taps it at a
 few feature levels, refines each branch with an MFA and fuses the branches with a MIFA at every
 level, and feeds the fused maps on into the rest of the backbone. The backbone ends at its last
 feature level, whose fused maps go to the paper's head.
 
-Three kinds of backbone are accepted:
+Four kinds of backbone are accepted:
 
 - the name of a `keras.applications` model (`APPLICATION_BACKBONES`), built without its
   classifier, with `backbone_weights` (`None`, `"imagenet"` or a local weights file) and its
   ImageNet preprocessing inside the model, so the DRIFA model takes images in [0, 1];
+- a KerasHub backbone with feature pyramid outputs (`keras_hub.models.ResNetBackbone(...)`
+  or `.from_preset(...)`, any `keras_hub.models.Backbone` with `pyramid_outputs`), whose
+  `pyramid_outputs` are the feature levels (install `keras-drifa[hub]`); it receives the
+  images unchanged, so apply a preset's image converter (its scale and offset) to the
+  images yourself when you load pretrained weights;
 - a KerasCV backbone (`keras_cv.models.ResNetV2Backbone(...)`, ...), whose
-  `pyramid_level_inputs` name the feature levels (install `keras-drifa[cv]`);
+  `pyramid_level_inputs` name the feature levels (install `keras-drifa[cv]`; KerasCV is
+  deprecated in favour of KerasHub);
 - any functional `keras.Model` (or `keras.Sequential`) with one image input, plus
   `feature_layers`, the names of the layers whose outputs are the feature levels.
 
@@ -29,7 +35,8 @@ Default feature levels of the `keras.applications` families: the last block outp
 | MobileNetV3 | `expanded_conv_*_add` / `..._project_bn` | mobilenetv3small: expanded_conv_2_add, expanded_conv_7_add, its last activation |
 | ConvNeXt | `*_stage_*_block_*_identity` | convnexttiny: convnext_tiny_stage_1_block_2_identity, ..._stage_2_block_8_identity, its final layer normalization |
 
-KerasCV backbones default to their last three pyramid levels (`P3`, `P4`, `P5` for ResNets).
+KerasHub and KerasCV backbones default to their last three pyramid levels (`P3`, `P4`, `P5`
+for ResNets).
 """
 
 import difflib
@@ -86,7 +93,7 @@ APPLICATION_BACKBONES = {
 # Default levels of keras.applications backbones: the last block output at these strides,
 # then the final feature map.
 _DEFAULT_STRIDES = (8, 16)
-_KERAS_CV_DEFAULT_LEVELS = 3
+_PYRAMID_DEFAULT_LEVELS = 3
 # Stride probe for backbones whose input has no fixed height and width.
 _PROBE_SIZE = 256
 
@@ -124,7 +131,7 @@ def backbone_features(
     """Runs one copy of `backbone` per modality with MFA and MIFA at every feature level.
 
     Args:
-        backbone: a `keras.applications` name, a KerasCV backbone or a functional
+        backbone: a `keras.applications` name, a KerasHub or KerasCV backbone or a functional
             `keras.Model` (see the module docstring).
         inputs: one `keras.Input` per modality, images in [0, 1].
         modality_names: the modality names; they prefix each copy's layer names.
@@ -225,8 +232,8 @@ def _application_key(name, caller="build_model"):
     if key not in APPLICATION_BACKBONES:
         raise ValueError(
             f"{caller}: unknown backbone {name!r}; expected 'drifa' or one of the "
-            f"keras.applications names {sorted(APPLICATION_BACKBONES)}, a KerasCV backbone, "
-            "or a functional keras.Model with feature_layers."
+            f"keras.applications names {sorted(APPLICATION_BACKBONES)}, a KerasHub or KerasCV "
+            "backbone, or a functional keras.Model with feature_layers."
         )
     return key
 
@@ -329,14 +336,15 @@ def _strides(model, tensors):
     return [2 ** round(math.log2(size / height)) for height in heights]
 
 
-# --- KerasCV backbones and functional models -----------------------------------------------
+# --- KerasHub and KerasCV backbones, functional models ------------------------------------
 
 
 def _model_sources(backbone, inputs, modality_names, weights):
     if not isinstance(backbone, keras.Model):
         raise ValueError(
             f"build_model: backbone must be 'drifa', a keras.applications name (e.g. "
-            f"'efficientnetb0'), a KerasCV backbone or a functional keras.Model; received "
+            f"'efficientnetb0'), a KerasHub or KerasCV backbone or a functional keras.Model; "
+            f"received "
             f"{type(backbone).__name__} {backbone!r:.80}."
         )
     if weights is not None:
@@ -366,10 +374,16 @@ def _model_sources(backbone, inputs, modality_names, weights):
         _check_model_input(backbone, tuple(x.shape[1:]), m)
 
     pyramid = getattr(backbone, "pyramid_level_inputs", None)
+    hub_pyramid = getattr(backbone, "pyramid_outputs", None)
     if pyramid:
         # KerasCV backbones built with include_rescaling=True divide by 255 themselves.
         preprocessing = "pixels" if getattr(backbone, "include_rescaling", False) else None
         default = functools.partial(_pyramid_levels, pyramid=pyramid)
+    elif hub_pyramid:
+        # KerasHub keeps the image converter outside the backbone: images arrive unchanged.
+        preprocessing = None
+        names = {level: _graph.producer_name(tensor) for level, tensor in hub_pyramid.items()}
+        default = functools.partial(_pyramid_levels, pyramid=names)
     else:
         preprocessing = None
         default = _missing_feature_layers
@@ -407,8 +421,9 @@ def _check_model_input(backbone, shape, modality):
 
 
 def _pyramid_levels(model, pyramid):
+    """The last pyramid levels of `pyramid`, `{"P3": layer name, ...}`, as tapped maps."""
     keys = sorted(pyramid, key=lambda key: int(str(key).lstrip("P")))
-    return _tapped_levels(model, [pyramid[key] for key in keys[-_KERAS_CV_DEFAULT_LEVELS:]])
+    return _tapped_levels(model, [pyramid[key] for key in keys[-_PYRAMID_DEFAULT_LEVELS:]])
 
 
 def _missing_feature_layers(model):

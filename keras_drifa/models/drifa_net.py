@@ -85,7 +85,7 @@ def build_model(
     configuration: 53,884,868 parameters, 19,200 of them non-trainable.
 
     DRIFA's attention also fits on other networks (`backbone=`): every modality gets its own
-    copy of a `keras.applications` model, a KerasCV backbone or your functional
+    copy of a `keras.applications` model, a KerasHub or KerasCV backbone or your functional
     `keras.Model`; at each feature level an MFA refines each branch and a MIFA fuses the
     branches, and the fused maps flow on through the backbone up to its last feature level,
     which feeds the same head. See `keras_drifa.models.backbones` for the default levels.
@@ -107,10 +107,12 @@ def build_model(
             `{task_name: n}`; each at least 2.
         backbone: `"drifa"` (the paper network), the name of a `keras.applications` model
             (e.g. `"efficientnetb0"`, `"resnet50"`, `"densenet121"`, `"mobilenetv2"`; see
-            `keras_drifa.models.backbones.APPLICATION_BACKBONES`), a KerasCV backbone, or a
-            functional `keras.Model` with one image input (then `feature_layers` is
-            required). Inputs are images in [0, 1]: the ImageNet preprocessing of a named
-            backbone is part of the model; your own model receives the images unchanged.
+            `keras_drifa.models.backbones.APPLICATION_BACKBONES`), a KerasHub backbone
+            with `pyramid_outputs` (e.g. `keras_hub.models.ResNetBackbone`), a KerasCV
+            backbone, or a functional `keras.Model` with one image input (then
+            `feature_layers` is required). Inputs are images in [0, 1]: the ImageNet
+            preprocessing of a named backbone is part of the model; a KerasHub backbone and
+            your own model receive the images unchanged.
         backbone_weights: for `keras.applications` names: `None` (random), `"imagenet"` or
             the path of a weights file.
         feature_layers: names of backbone layers whose outputs are the feature levels, from

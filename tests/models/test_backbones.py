@@ -1,4 +1,5 @@
-"""DRIFA attention on other backbones: keras.applications names, KerasCV backbones, own models.
+"""DRIFA attention on other backbones: keras.applications names, KerasHub and KerasCV
+backbones, own models.
 
 Everything runs with random weights (no downloads). Models are small (32x32 inputs, the
 smallest applications) and shared between tests; TensorFlow trains eagerly (RUN_EAGERLY).
@@ -273,6 +274,57 @@ def test_sequential_backbone_can_be_tapped():
     model = keras_drifa.build_model(backbone=backbone, feature_layers=["a", "b"], **SMALL)
     assert _mifa_units(model) == [8, 8]
     assert model.get_layer("modality_0_b").input._keras_history.operation.name == "mifa_level1"
+
+
+# --- KerasHub -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def keras_hub():
+    return pytest.importorskip(
+        "keras_hub", reason="KerasHub is the optional extra keras-drifa[hub] (make test installs it)"
+    )
+
+
+def _keras_hub_resnet(keras_hub):
+    """Four stages of one basic block (KerasHub wants 64 filters first): P2 to P5 of 64, 16,
+    16 and 24 channels, built from the constructor with random weights (no preset)."""
+    return keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64],
+        input_conv_kernel_sizes=[3],
+        stackwise_num_filters=[64, 16, 16, 24],
+        stackwise_num_blocks=[1, 1, 1, 1],
+        stackwise_num_strides=[1, 2, 2, 2],
+        block_type="basic_block",
+        use_pre_activation=False,
+        image_shape=(32, 32, 3),
+    )
+
+
+@pytest.fixture(scope="module")
+def keras_hub_backbone(keras_hub):
+    keras.utils.set_random_seed(6)
+    return _keras_hub_resnet(keras_hub)
+
+
+def test_keras_hub_backbone_trains_at_its_last_three_pyramid_outputs(keras_hub_backbone, tmp_path):
+    model = keras_drifa.build_model(backbone=keras_hub_backbone, **SMALL)
+    assert _mifa_units(model) == [16, 16, 24]  # P3, P4, P5; P2 (64 channels) is left out
+    _train_one_step_and_round_trip(model, tmp_path)
+
+
+def test_keras_hub_backbone_receives_the_images_unchanged(keras_hub_backbone):
+    model = keras_drifa.build_model(
+        modalities=1, backbone=keras_hub_backbone, use_mfa=False, use_mifa=False, **SMALL
+    )
+    images = np.random.default_rng(0).random((2, 32, 32, 3), dtype=np.float32)
+    p5 = keras_hub_backbone.pyramid_outputs["P5"]
+    np.testing.assert_allclose(
+        to_numpy(_features(model, "modality_0")([images])),
+        to_numpy(keras.Model(keras_hub_backbone.inputs, p5)([images])),
+        rtol=1e-4,
+        atol=1e-5,
+    )
 
 
 # --- KerasCV ------------------------------------------------------------------------------
