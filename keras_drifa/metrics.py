@@ -5,7 +5,8 @@ from keras import ops
 
 import numpy as np
 
-from keras_drifa import _backend, _checks, _metric_cores
+from keras_drifa import _checks, _metric_cores
+from keras_drifa.backend import compilation
 from keras_drifa.uncertainty import DEFAULT_NUM_BINS
 
 
@@ -119,8 +120,8 @@ class ExpectedCalibrationError(keras.metrics.Metric):
 
     def _check_values(self, y_true, y_pred, labels, num_classes):
         """Eager execution: a clear error for logits and labels outside the classes."""
-        probs = _backend.concrete_value(y_pred)
-        indices = _backend.concrete_value(labels)
+        probs = compilation.concrete_value(y_pred)
+        indices = compilation.concrete_value(labels)
         if probs is None or indices is None:
             return
         _checks.probabilities("ExpectedCalibrationError", "y_pred", probs, max_rank=2)
