@@ -3,7 +3,8 @@
 import keras
 import numpy as np
 
-from keras_drifa import _backend, _checks, _graph
+from keras_drifa import _checks, _graph
+from keras_drifa.backend import compilation
 from keras_drifa.ensemble import MCDropoutEnsemble
 
 
@@ -102,7 +103,7 @@ def _recalibrate(model, arrays, batch_size):
     for start in starts:
         before = statistics()
         batch = [a[start : start + size] for a in arrays]
-        _backend.forward(model, batch if len(batch) > 1 else batch[0], training=True)
+        compilation.forward(model, batch if len(batch) > 1 else batch[0], training=True)
         for total, layer, (mean_0, var_0), (mean_1, var_1) in zip(
             sums, layers, before, statistics()
         ):

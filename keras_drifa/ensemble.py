@@ -8,7 +8,9 @@ import keras
 import numpy as np
 from keras import ops, tree
 
-from keras_drifa import _backend, _checks, _graph, _memory, _saving, uncertainty
+from keras_drifa import _checks, _graph, _memory, _saving, uncertainty
+from keras_drifa.backend import rng as backend_rng
+from keras_drifa.backend import training as backend_training
 from keras_drifa._progress import progress_bar
 from keras_drifa.distributed._torch_ddp import DataParallelTraining
 from keras_drifa.mc_sampling import mc_dropout_layers, mc_sampling
@@ -79,7 +81,7 @@ class MCDropoutEnsemble(DataParallelTraining, keras.Model):
         members = _make_members(members, num_members)
         self._routing = _check_members(members)
         self.members = members
-        _backend.track_submodels(self, members)
+        backend_training.track_submodels(self, members)
         self.output_names = _output_names(members[0])
         self._sampling_cache = _SamplingCache()
         self.built = True
@@ -256,7 +258,7 @@ class MCDropoutEnsemble(DataParallelTraining, keras.Model):
             layers = mc_dropout_layers(model)
             saved_states = [ops.convert_to_numpy(layer.seed_generator.state) for layer in layers]
             try:
-                with mc_sampling(model), _backend.isolated_rng():
+                with mc_sampling(model), backend_rng.isolated_rng():
                     for start, stop in bounds:
                         # A last, smaller batch is padded to the size of the first, so
                         # that no compiled function sees a new shape (and recompiles).
@@ -725,9 +727,9 @@ def _reseed(layers, rng):
 
     Every backend draws seeded masks from the layers' seed states. PyTorch draws the
     masks of unseeded layers (`MCDropout(seed=None)`, the default) from its global
-    generator instead, which is seeded here too (inside `_backend.isolated_rng`).
+    generator instead, which is seeded here too (inside `backend.rng.isolated_rng`).
     """
     for layer in layers:
         state = layer.seed_generator.state
         state.assign(rng.integers(0, _SEED_HIGH, size=state.shape).astype(np.dtype(state.dtype)))
-    _backend.seed_global_rng(int(rng.integers(0, _SEED_HIGH)))
+    backend_rng.seed_global_rng(int(rng.integers(0, _SEED_HIGH)))

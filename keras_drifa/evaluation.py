@@ -7,28 +7,9 @@ and recall are not swapped.
 
 import numpy as np
 
-from keras_drifa import _checks, uncertainty
+from keras_drifa import _checks, _metric_cores, uncertainty
 
 METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "roc_auc", "ece")
-
-
-def _binary_auc(scores, positives):
-    """Area under the ROC curve (Mann-Whitney statistic, ties count one half)."""
-    num_pos = int(positives.sum())
-    num_neg = len(positives) - num_pos
-    if num_pos == 0 or num_neg == 0:
-        return float("nan")
-    order = np.argsort(scores, kind="mergesort")
-    sorted_scores = scores[order]
-    ranks = np.empty(len(scores))
-    start = 0
-    while start < len(scores):
-        end = start
-        while end + 1 < len(scores) and sorted_scores[end + 1] == sorted_scores[start]:
-            end += 1
-        ranks[order[start : end + 1]] = (start + end) / 2 + 1
-        start = end + 1
-    return float((ranks[positives].sum() - num_pos * (num_pos + 1) / 2) / (num_pos * num_neg))
 
 
 def classification_metrics(probs, labels, num_bins=uncertainty.DEFAULT_NUM_BINS):
@@ -63,7 +44,7 @@ def classification_metrics(probs, labels, num_bins=uncertainty.DEFAULT_NUM_BINS)
         precision.append(p)
         recall.append(r)
         f1.append(0.0 if p + r == 0 else 2 * p * r / (p + r))
-    aucs = [_binary_auc(probs[:, c], labels == c) for c in range(probs.shape[-1])]
+    aucs = [_metric_cores.mann_whitney_auc(probs[:, c], labels == c) for c in range(probs.shape[-1])]
     aucs = [a for a in aucs if not np.isnan(a)]
     return {
         "accuracy": float(np.mean(predicted == labels)),

@@ -5,7 +5,8 @@ from keras import ops
 
 import numpy as np
 
-from keras_drifa import _backend, _checks
+from keras_drifa import _checks, _metric_cores
+from keras_drifa.backend import compilation
 from keras_drifa.uncertainty import DEFAULT_NUM_BINS
 
 
@@ -87,10 +88,7 @@ class ExpectedCalibrationError(keras.metrics.Metric):
             ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), ops.cast(labels, "int32")),
             self.dtype,
         )
-        inner_edges = ops.arange(1, self.num_bins, dtype=self.dtype) / self.num_bins
-        bins = ops.sum(
-            ops.cast(ops.expand_dims(confidence, -1) > inner_edges, "int32"), axis=-1
-        )
+        bins = _metric_cores.confidence_bins(confidence, self.num_bins, xp=ops, dtype=self.dtype)
         membership = ops.one_hot(bins, self.num_bins, dtype=self.dtype)  # (batch, bins)
         if sample_weight is not None:
             weight = ops.reshape(ops.convert_to_tensor(sample_weight, dtype=self.dtype), (-1, 1))
@@ -122,8 +120,8 @@ class ExpectedCalibrationError(keras.metrics.Metric):
 
     def _check_values(self, y_true, y_pred, labels, num_classes):
         """Eager execution: a clear error for logits and labels outside the classes."""
-        probs = _backend.concrete_value(y_pred)
-        indices = _backend.concrete_value(labels)
+        probs = compilation.concrete_value(y_pred)
+        indices = compilation.concrete_value(labels)
         if probs is None or indices is None:
             return
         _checks.probabilities("ExpectedCalibrationError", "y_pred", probs, max_rank=2)

@@ -42,7 +42,7 @@ import numbers
 import keras
 import numpy as np
 
-from keras_drifa import _checks, _graph, _table, uncertainty
+from keras_drifa import _checks, _graph, _metric_cores, _table, uncertainty
 
 SCORES = ("msp", "entropy", "mutual_information", "max_logit", "energy")
 BASELINE = "msp"
@@ -234,10 +234,8 @@ def detection_auroc(scores_in, scores_out):
     fn = "detection_auroc"
     scores_in = _scores(fn, "scores_in", scores_in)
     scores_out = _scores(fn, "scores_out", scores_out)
-    n_in, n_out = len(scores_in), len(scores_out)
-    ranks = _mean_ranks(np.concatenate([scores_in, scores_out]))
-    u = ranks[n_in:].sum() - n_out * (n_out + 1) / 2
-    return float(u / (n_in * n_out))
+    shifted = np.r_[np.zeros(len(scores_in), bool), np.ones(len(scores_out), bool)]
+    return _metric_cores.mann_whitney_auc(np.concatenate([scores_in, scores_out]), shifted)
 
 
 def fpr_at_tpr(scores_in, scores_out, tpr=DEFAULT_TPR):
@@ -473,13 +471,6 @@ def _scores(fn, arg, scores):
             "score per example, at least one."
         )
     return _checks.example_scores(fn, arg, scores, np.shape(scores)[0])
-
-
-def _mean_ranks(values):
-    """Ranks 1..n of `values`, equal values sharing the mean of their ranks."""
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    ends = np.cumsum(counts)
-    return ((ends - (counts - 1) / 2.0)[inverse]).astype(np.float64)
 
 
 def _model_inputs(fn, model, x):

@@ -36,7 +36,7 @@ import math
 
 import numpy as np
 
-from keras_drifa import _checks, _table, uncertainty
+from keras_drifa import _checks, _metric_cores, _table, uncertainty
 
 SCORES = ("max_softmax", "predictive_entropy", "expected_entropy", "mutual_information")
 DEFAULT_REFERRED = (0.0, 0.1, 0.2, 0.3, 0.5)
@@ -89,7 +89,7 @@ def _kept_errors(fn, probs, labels, scores):
     order = np.argsort(scores, kind="stable")
     sorted_scores, sorted_wrong = scores[order], wrong[order].astype(np.float64)
     # Tie groups: cumulative errors at each group's end, linear within the group.
-    ends = np.r_[np.flatnonzero(sorted_scores[1:] != sorted_scores[:-1]) + 1, len(scores)]
+    _, ends = _metric_cores.tie_groups(sorted_scores)
     at_ends = np.r_[0.0, np.cumsum(sorted_wrong)[ends - 1]]
     k = np.arange(len(scores) + 1)
     expected = np.interp(k, np.r_[0, ends], at_ends)

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from keras_drifa import _checks, _table
+from keras_drifa import _checks, _metric_cores, _table
 
 SUM_TOLERANCE = _checks.PROBABILITY_SUM_TOLERANCE
 DEFAULT_NUM_BINS = 15
@@ -223,7 +223,7 @@ def _reliability_bins(fn, probs, labels, num_bins):
     count = np.bincount(index, minlength=num_bins)
     with np.errstate(invalid="ignore", divide="ignore"):
         return {
-            "edges": np.linspace(0.0, 1.0, num_bins + 1),
+            "edges": _metric_cores.bin_edges(num_bins),
             "count": count,
             "confidence": np.bincount(index, weights=confidence, minlength=num_bins) / count,
             "accuracy": np.bincount(index, weights=correct, minlength=num_bins) / count,
@@ -233,11 +233,11 @@ def _reliability_bins(fn, probs, labels, num_bins):
 def confidence_bins(confidence, num_bins):
     """Bin index of each confidence for `num_bins` right-closed equal-width bins.
 
-    `(b/B, (b+1)/B]` is bin `b`; 0 falls into bin 0. Shared with
-    `keras_drifa.metrics.ExpectedCalibrationError`, so both bin identically.
+    `(b/B, (b+1)/B]` is bin `b`; 0 falls into bin 0. The rule of
+    `keras_drifa._metric_cores.confidence_bins`, which
+    `keras_drifa.metrics.ExpectedCalibrationError` bins with too.
     """
-    inner_edges = np.arange(1, num_bins) / num_bins
-    return np.sum(np.asarray(confidence)[..., None] > inner_edges, axis=-1)
+    return _metric_cores.confidence_bins(confidence, num_bins)
 
 
 def negative_log_likelihood(probs, labels):
@@ -318,23 +318,7 @@ def misclassification_auroc(probs, labels, uncertainty=None):
     if uncertainty is None:
         uncertainty = _entropy(probs)
     scores = _checks.example_scores(fn, "uncertainty", uncertainty, len(labels))
-    wrong = probs.argmax(axis=-1) != labels
-    num_wrong, num_right = int(wrong.sum()), int((~wrong).sum())
-    if num_wrong == 0 or num_right == 0:
-        return math.nan
-    ranks = _average_ranks(scores)
-    return float((ranks[wrong].sum() - num_wrong * (num_wrong + 1) / 2) / (num_wrong * num_right))
-
-
-def _average_ranks(values):
-    """1-based ranks, ties sharing their average rank."""
-    order = np.argsort(values, kind="mergesort")
-    sorted_values = values[order]
-    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
-    ends = np.r_[starts[1:], len(values)]
-    ranks = np.empty(len(values))
-    ranks[order] = np.repeat((starts + ends + 1) / 2, ends - starts)
-    return ranks
+    return _metric_cores.mann_whitney_auc(scores, probs.argmax(axis=-1) != labels)
 
 
 REPORT_COLUMNS = (

@@ -11,7 +11,8 @@ import h5py
 import keras
 import numpy as np
 
-from keras_drifa import _backend, _graph, distributed
+from keras_drifa import _graph, distributed
+from keras_drifa.backend import rng as backend_rng
 
 # Keras's own file names in `backup_dir` (keras.callbacks.BackupAndRestore keeps them in
 # private attributes): the same names, so that either callback resumes from the other's
@@ -194,7 +195,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             with h5py.File(partial, "r+") as f:
                 f.attrs[EPOCH_ATTRIBUTE] = epoch
                 f.attrs[SEED_STATES_ATTRIBUTE] = np.stack(states) if states else np.zeros((0, 2))
-                rng = _backend.global_rng_state()
+                rng = backend_rng.global_rng_state()
                 if rng is not None:
                     f.attrs[GLOBAL_RNG_ATTRIBUTE] = rng
                 f.attrs[PYTHON_RANDOM_ATTRIBUTE] = _python_random_state()
@@ -233,7 +234,7 @@ def _restore_seed_states(model, weights_file):
         )
     for variable, state in zip(variables, states):
         variable.assign(state)
-    _backend.set_global_rng_state(rng)
+    backend_rng.set_global_rng_state(rng)
     if python_random is not None:
         _set_python_random_state(python_random)
 

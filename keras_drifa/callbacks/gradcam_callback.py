@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 from keras_drifa import _checks, distributed
+from keras_drifa.backend import rng as backend_rng
 from keras_drifa.explain._methods import METHODS
 from keras_drifa.explain.gradcam import GradCAM
 from keras_drifa.explain.overlay import overlay
@@ -29,23 +30,14 @@ def _preserved_state(model):
     variables = list(model.non_trainable_variables)
     values = [keras.ops.convert_to_numpy(v) for v in variables]
     python_state, numpy_state = random.getstate(), np.random.get_state()
-    torch_state = None
-    if keras.backend.backend() == "torch":
-        import torch
-
-        torch_state = torch.random.get_rng_state()
-        cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
     try:
-        yield
+        with backend_rng.preserved_global_rng():
+            yield
     finally:
         for variable, value in zip(variables, values):
             variable.assign(value)
         random.setstate(python_state)
         np.random.set_state(numpy_state)
-        if torch_state is not None:
-            torch.random.set_rng_state(torch_state)
-            if cuda_states is not None:
-                torch.cuda.set_rng_state_all(cuda_states)
 
 
 def _write_atomically(path, data):

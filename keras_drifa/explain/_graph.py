@@ -13,7 +13,8 @@ boundary tensor depends on a target.
 
 import keras
 
-from keras_drifa import _backend, _graph
+from keras_drifa import _graph
+from keras_drifa.backend import compilation
 from keras_drifa.models.fusion import FUSION_CONCAT, FUSION_DROPOUT, FUSION_POOL
 
 # `build_model` marks the last feature map of each branch with an Identity layer named
@@ -105,14 +106,14 @@ class Cut:
 
     def tail_values(self, inputs):
         """The tail's input values (NumPy) for the model's input values `inputs` (a list)."""
-        head_values = [] if self.head is None else _backend.forward(self.head, inputs)
+        head_values = [] if self.head is None else compilation.forward(self.head, inputs)
         return [
             head_values[j] if kind == "head" else inputs[j] for kind, j in self.sources
         ]
 
     def outputs(self, values):
         """The model's outputs (NumPy) from the tail's input values."""
-        results = _backend.forward(self.tail, values)
+        results = compilation.forward(self.tail, values)
         return [results[i] for i in self._output_index]
 
 

@@ -6,7 +6,8 @@ import warnings
 import keras
 import numpy as np
 
-from keras_drifa import _backend, _checks
+from keras_drifa import _checks
+from keras_drifa.backend import gradients as backend_gradients
 from keras_drifa._progress import progress_bar
 from keras_drifa.explain._graph import ExplainedGraph
 from keras_drifa.explain._methods import METHODS, class_activation_maps, normalise
@@ -319,7 +320,7 @@ class GradCAM:
         zero = np.zeros(batch[0].shape[0], bool)
         for cut, group in zip(graph.cuts, graph.groups):
             values = cut.tail_values(batch)
-            _, _, gradients = _backend.class_score_gradients(
+            _, _, gradients = backend_gradients.class_score_gradients(
                 cut.tail, values, cut.num_targets, task, choose_class
             )
             for k, m in enumerate(group):

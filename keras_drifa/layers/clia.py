@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_drifa.layers._initializers import StackedGlorotUniform
+from keras_drifa.layers import _weight_arguments as weight_arguments
 from keras_drifa.layers._projection import sigmoid_projection, unstack
 from keras_drifa.layers._validation import check_positive_int, feature_map_channels
 
@@ -33,6 +33,11 @@ class ChannelwiseLocalInformationAttention(keras.layers.Layer):
 
     Args:
         units: size of the attention vector (the paper uses the input channel count).
+        kernel_initializer, bias_initializer: initializers of the kernels, applied to each
+            projection's own shape as in `Dense` (Glorot uniform by default), and of the
+            biases (zeros).
+        kernel_regularizer, bias_regularizer: regularizers of the kernel and bias
+            variables (none by default).
         **kwargs: standard layer arguments (`name`, `dtype`, ...).
 
     Input shape: `(batch, height, width, channels)`.
@@ -46,20 +51,22 @@ class ChannelwiseLocalInformationAttention(keras.layers.Layer):
     (2, 1, 1, 8)
     """
 
-    def __init__(self, units, **kwargs):
+    def __init__(
+        self, units, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+        kernel_regularizer=None, bias_regularizer=None, **kwargs,
+    ):
         super().__init__(**kwargs)
         self.units = check_positive_int(self.__class__.__name__, "units", units)
+        weight_arguments.store(
+            self, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer
+        )
 
     def build(self, input_shape):
         channels = feature_map_channels(self, input_shape)
         u = self.units
-        self.input_kernel = self.add_weight(
-            shape=(channels, u), initializer=StackedGlorotUniform(), name="input_kernel"
-        )
-        self.kernel = self.add_weight(
-            shape=(u, u), initializer=StackedGlorotUniform(), name="kernel"
-        )
-        self.biases = self.add_weight(shape=(2, u), initializer="zeros", name="biases")
+        self.input_kernel = weight_arguments.add_kernel(self, "input_kernel", (channels, u))
+        self.kernel = weight_arguments.add_kernel(self, "kernel", (u, u))
+        self.biases = weight_arguments.add_bias(self, "biases", (2, u), [(u,)] * 2)
 
     def call(self, inputs):
         b1, b2 = unstack(self.biases)
@@ -72,6 +79,7 @@ class ChannelwiseLocalInformationAttention(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"units": self.units})
+        config.update(weight_arguments.config(self))
         return config
 
 

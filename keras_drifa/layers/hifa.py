@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_drifa.layers._initializers import StackedGlorotUniform
+from keras_drifa.layers import _weight_arguments as weight_arguments
 from keras_drifa.layers._projection import sigmoid_projection, unstack
 from keras_drifa.layers._validation import check_positive_int, feature_map_channels
 
@@ -27,10 +27,10 @@ def hierarchical_pooling(g1, kernels, biases):
     return ops.reshape(attention, (-1, 1, 1, attention.shape[-1]))
 
 
-def hidden_fans(units):
-    """Glorot fans of HIFA's stacked kernels: three 1x1 convolutions, then the two halves
-    of the `(2 units, units)` dense kernel."""
-    return [(units, units)] * 3 + [(2 * units, units)] * 2
+def hidden_projections(units):
+    """The projections in HIFA's stacked kernels: three 1x1 convolutions `(units, units)`,
+    then the dense kernel `(2 units, units)`, held as its two halves."""
+    return [(units, units)] * 3 + [(2 * units, units)]
 
 
 @keras.saving.register_keras_serializable(package="keras_drifa")
@@ -51,6 +51,11 @@ class HierarchicalInformationFusionAttention(keras.layers.Layer):
 
     Args:
         units: size of the attention vector (the paper uses the input channel count).
+        kernel_initializer, bias_initializer: initializers of the kernels, applied to each
+            projection's own shape as in `Dense` (Glorot uniform by default), and of the
+            biases (zeros).
+        kernel_regularizer, bias_regularizer: regularizers of the kernel and bias
+            variables (none by default).
         **kwargs: standard layer arguments (`name`, `dtype`, ...).
 
     Input shape: `(batch, height, width, channels)`.
@@ -64,20 +69,24 @@ class HierarchicalInformationFusionAttention(keras.layers.Layer):
     (2, 1, 1, 8)
     """
 
-    def __init__(self, units, **kwargs):
+    def __init__(
+        self, units, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+        kernel_regularizer=None, bias_regularizer=None, **kwargs,
+    ):
         super().__init__(**kwargs)
         self.units = check_positive_int(self.__class__.__name__, "units", units)
+        weight_arguments.store(
+            self, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer
+        )
 
     def build(self, input_shape):
         channels = feature_map_channels(self, input_shape)
         u = self.units
-        self.input_kernel = self.add_weight(
-            shape=(channels, u), initializer=StackedGlorotUniform(), name="input_kernel"
+        self.input_kernel = weight_arguments.add_kernel(self, "input_kernel", (channels, u))
+        self.kernels = weight_arguments.add_kernel(
+            self, "kernels", (5, u, u), hidden_projections(u)
         )
-        self.kernels = self.add_weight(
-            shape=(5, u, u), initializer=StackedGlorotUniform(hidden_fans(u)), name="kernels"
-        )
-        self.biases = self.add_weight(shape=(5, u), initializer="zeros", name="biases")
+        self.biases = weight_arguments.add_bias(self, "biases", (5, u), [(u,)] * 5)
 
     def call(self, inputs):
         b1, *biases = unstack(self.biases)
@@ -90,6 +99,7 @@ class HierarchicalInformationFusionAttention(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"units": self.units})
+        config.update(weight_arguments.config(self))
         return config
 
 

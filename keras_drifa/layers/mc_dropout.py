@@ -3,7 +3,8 @@
 import keras
 from keras import ops
 
-from keras_drifa import _backend, _checks
+from keras_drifa import _checks
+from keras_drifa.backend import dropout as backend_dropout
 
 MC_DROPOUT_MODES = ("on_demand", "always")
 
@@ -77,8 +78,8 @@ class MCDropout(keras.layers.Layer):
         if self.rate == 0:
             return inputs
         if training or self.mode == "always":
-            return _backend.dropout(inputs, self.rate, self.seed_generator)
-        return _backend.dropout_if(
+            return backend_dropout.dropout(inputs, self.rate, self.seed_generator)
+        return backend_dropout.dropout_if(
             self.sampling_switch.state[0] > 0, inputs, self.rate, self.seed_generator
         )
 

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_drifa.layers._initializers import StackedGlorotUniform
+from keras_drifa.layers import _weight_arguments as weight_arguments
 from keras_drifa.layers._projection import unstack
 from keras_drifa.layers._validation import (
     check_positive_int,
@@ -11,7 +11,7 @@ from keras_drifa.layers._validation import (
     feature_map_channels,
 )
 from keras_drifa.layers.clia import local_attention
-from keras_drifa.layers.hifa import hidden_fans, hierarchical_pooling
+from keras_drifa.layers.hifa import hidden_projections, hierarchical_pooling
 
 
 @keras.saving.register_keras_serializable(package="keras_drifa")
@@ -44,6 +44,11 @@ class MultiBranchFusionAttention(keras.layers.Layer):
     Args:
         units: size of the attention vector; must equal the input channels (the paper's
             setting) or be 1, because the attention vector multiplies the input.
+        kernel_initializer, bias_initializer: initializers of the kernels, applied to each
+            projection's own shape as in `Dense` (Glorot uniform by default), and of the
+            biases (zeros).
+        kernel_regularizer, bias_regularizer: regularizers of the kernel and bias
+            variables (none by default).
         **kwargs: standard layer arguments (`name`, `dtype`, ...).
 
     Input shape: `(batch, height, width, channels)`.
@@ -57,25 +62,27 @@ class MultiBranchFusionAttention(keras.layers.Layer):
     (2, 16, 16, 8)
     """
 
-    def __init__(self, units, **kwargs):
+    def __init__(
+        self, units, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+        kernel_regularizer=None, bias_regularizer=None, **kwargs,
+    ):
         super().__init__(**kwargs)
         self.units = check_positive_int(self.__class__.__name__, "units", units)
+        weight_arguments.store(
+            self, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer
+        )
 
     def build(self, input_shape):
         channels = feature_map_channels(self, input_shape)
         check_units_match_channels(self, self.units, channels)
         u = self.units
-        self.input_kernel = self.add_weight(
-            shape=(channels, 2 * u),
-            initializer=StackedGlorotUniform(fans=(channels, u)),
-            name="input_kernel",
+        self.input_kernel = weight_arguments.add_kernel(
+            self, "input_kernel", (channels, 2 * u), [(channels, u)] * 2, axis=-1
         )
-        self.kernels = self.add_weight(
-            shape=(6, u, u),
-            initializer=StackedGlorotUniform(hidden_fans(u) + [(u, u)]),
-            name="kernels",
+        self.kernels = weight_arguments.add_kernel(
+            self, "kernels", (6, u, u), hidden_projections(u) + [(u, u)]
         )
-        self.biases = self.add_weight(shape=(7, u), initializer="zeros", name="biases")
+        self.biases = weight_arguments.add_bias(self, "biases", (7, u), [(u,)] * 7)
         self.gamma_g = self.add_weight(shape=(1, 1, 1, 1), initializer="ones", name="gamma_g")
         self.gamma_l = self.add_weight(shape=(1, 1, 1, u), initializer="ones", name="gamma_l")
         self.alpha = self.add_weight(shape=(1, 1, 1, channels), initializer="ones", name="alpha")
@@ -98,6 +105,7 @@ class MultiBranchFusionAttention(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"units": self.units})
+        config.update(weight_arguments.config(self))
         return config
 
 

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_drifa.layers._initializers import StackedGlorotUniform
+from keras_drifa.layers import _weight_arguments as weight_arguments
 from keras_drifa.layers._projection import sigmoid_projection
 from keras_drifa.layers._validation import check_positive_int, multimodal_channels
 
@@ -21,6 +21,11 @@ class MultimodalGlobalInformationFusionAttention(keras.layers.Layer):
 
     Args:
         units: size of the attention vector (the paper uses the channel count).
+        kernel_initializer, bias_initializer: initializers of the kernels, applied to each
+            projection's own shape as in `Dense` (Glorot uniform by default), and of the
+            biases (zeros).
+        kernel_regularizer, bias_regularizer: regularizers of the kernel and bias
+            variables (none by default).
         **kwargs: standard layer arguments (`name`, `dtype`, ...).
 
     Input: a list of M >= 1 feature maps `(batch, height_m, width_m, channels)`; spatial
@@ -35,20 +40,22 @@ class MultimodalGlobalInformationFusionAttention(keras.layers.Layer):
     (2, 1, 1, 8)
     """
 
-    def __init__(self, units, **kwargs):
+    def __init__(
+        self, units, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+        kernel_regularizer=None, bias_regularizer=None, **kwargs,
+    ):
         super().__init__(**kwargs)
         self.units = check_positive_int(self.__class__.__name__, "units", units)
+        weight_arguments.store(
+            self, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer
+        )
 
     def build(self, input_shape):
         _, channels = multimodal_channels(self, input_shape)
-        self.dense_kernel = self.add_weight(
-            shape=(channels, self.units),
-            initializer=StackedGlorotUniform(fans=(channels, self.units)),
-            name="dense_kernel",
+        self.dense_kernel = weight_arguments.add_kernel(
+            self, "dense_kernel", (channels, self.units)
         )
-        self.dense_bias = self.add_weight(
-            shape=(self.units,), initializer="zeros", name="dense_bias"
-        )
+        self.dense_bias = weight_arguments.add_bias(self, "dense_bias", (self.units,))
 
     def call(self, inputs):
         v_min = sum(ops.min(x, axis=(1, 2)) for x in inputs)
@@ -65,6 +72,7 @@ class MultimodalGlobalInformationFusionAttention(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"units": self.units})
+        config.update(weight_arguments.config(self))
         return config
 
 

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_drifa.layers import _weight_arguments as weight_arguments
 from keras_drifa.layers._projection import unstack
 from keras_drifa.layers._validation import (
     check_positive_int,
@@ -31,6 +32,11 @@ class MultimodalInformationFusionAttention(keras.layers.Layer):
 
     Args:
         units: size of the attention vector; must equal the channels (or be 1).
+        kernel_initializer, bias_initializer: initializers of the kernels, applied to each
+            projection's own shape as in `Dense` (Glorot uniform by default), and of the
+            biases (zeros).
+        kernel_regularizer, bias_regularizer: regularizers of the kernel and bias
+            variables (none by default).
         **kwargs: standard layer arguments (`name`, `dtype`, ...).
 
     Input: a list of M >= 1 feature maps `(batch, height_m, width_m, channels)`; spatial
@@ -46,14 +52,20 @@ class MultimodalInformationFusionAttention(keras.layers.Layer):
     ((2, 16, 16, 8), (2, 8, 8, 8))
     """
 
-    def __init__(self, units, **kwargs):
+    def __init__(
+        self, units, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+        kernel_regularizer=None, bias_regularizer=None, **kwargs,
+    ):
         super().__init__(**kwargs)
         self.units = check_positive_int(self.__class__.__name__, "units", units)
+        weight_arguments.store(
+            self, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer
+        )
         self.mgifa = MultimodalGlobalInformationFusionAttention(
-            units, name="mgifa", dtype=self.dtype_policy
+            units, name="mgifa", dtype=self.dtype_policy, **weight_arguments.passed_on(self)
         )
         self.mlifa = MultimodalLocalInformationFusionAttention(
-            units, name="mlifa", dtype=self.dtype_policy
+            units, name="mlifa", dtype=self.dtype_policy, **weight_arguments.passed_on(self)
         )
 
     def build(self, input_shape):
@@ -83,6 +95,7 @@ class MultimodalInformationFusionAttention(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"units": self.units})
+        config.update(weight_arguments.config(self))
         return config
 
 

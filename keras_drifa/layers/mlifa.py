@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_drifa.layers._initializers import StackedGlorotUniform
+from keras_drifa.layers import _weight_arguments as weight_arguments
 from keras_drifa.layers._projection import sigmoid_projection, unstack
 from keras_drifa.layers._validation import check_positive_int, multimodal_channels
 
@@ -23,6 +23,11 @@ class MultimodalLocalInformationFusionAttention(keras.layers.Layer):
 
     Args:
         units: size of the attention vector (the paper uses the channel count).
+        kernel_initializer, bias_initializer: initializers of the kernels, applied to each
+            projection's own shape as in `Dense` (Glorot uniform by default), and of the
+            biases (zeros).
+        kernel_regularizer, bias_regularizer: regularizers of the kernel and bias
+            variables (none by default).
         **kwargs: standard layer arguments (`name`, `dtype`, ...).
 
     Input: a list of M >= 1 feature maps `(batch, height_m, width_m, channels)`.
@@ -36,22 +41,25 @@ class MultimodalLocalInformationFusionAttention(keras.layers.Layer):
     (2, 1, 1, 8)
     """
 
-    def __init__(self, units, **kwargs):
+    def __init__(
+        self, units, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+        kernel_regularizer=None, bias_regularizer=None, **kwargs,
+    ):
         super().__init__(**kwargs)
         self.units = check_positive_int(self.__class__.__name__, "units", units)
+        weight_arguments.store(
+            self, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer
+        )
         self.num_modalities = None
 
     def build(self, input_shape):
         # One convolution per modality: their number is only known from the input list.
         self.num_modalities, channels = multimodal_channels(self, input_shape)
-        self.kernels = self.add_weight(
-            shape=(self.num_modalities, channels, self.units),
-            initializer=StackedGlorotUniform(fans=(channels, self.units)),
-            name="kernels",
+        m, u = self.num_modalities, self.units
+        self.kernels = weight_arguments.add_kernel(
+            self, "kernels", (m, channels, u), [(channels, u)] * m
         )
-        self.biases = self.add_weight(
-            shape=(self.num_modalities, self.units), initializer="zeros", name="biases"
-        )
+        self.biases = weight_arguments.add_bias(self, "biases", (m, u), [(u,)] * m)
 
     def call(self, inputs):
         if len(inputs) != self.num_modalities:
@@ -76,6 +84,7 @@ class MultimodalLocalInformationFusionAttention(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"units": self.units})
+        config.update(weight_arguments.config(self))
         return config
 
 

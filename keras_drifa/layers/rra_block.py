@@ -4,8 +4,9 @@ import keras
 from keras import ops
 
 from keras_drifa import _checks
+from keras_drifa.layers import _weight_arguments as weight_arguments
 from keras_drifa.layers._conv import SmallMapConv2D
-from keras_drifa.layers._initializers import StackedGlorotUniform
+from keras_drifa.layers._initializers import clone
 from keras_drifa.layers._validation import check_positive_int, feature_map_channels
 from keras_drifa.layers.mfa import MultiBranchFusionAttention
 from keras_drifa.layers.synchronized_batch_norm import SynchronizedBatchNormalization
@@ -33,6 +34,10 @@ class RobustResidualAttentionBlock(keras.layers.Layer):
         sync_batch_norm: `True` normalises with statistics of the global batch of every
             replica (`keras_drifa.layers.SynchronizedBatchNormalization`) when training on
             several devices; the same as `False` on one device.
+        kernel_initializer, bias_initializer: initializers of the convolutions' and the
+            MFAs' kernels (Glorot uniform by default, per projection) and biases (zeros).
+        kernel_regularizer, bias_regularizer: regularizers of those kernels and biases
+            (none by default; batch normalisation and the MFAs' gammas and alpha have none).
         **kwargs: standard layer arguments (`name`, `dtype`, ...).
 
     Input shape: `(batch, height, width, channels)`.
@@ -48,7 +53,8 @@ class RobustResidualAttentionBlock(keras.layers.Layer):
 
     def __init__(
         self, filters, strides=1, use_mfa=True, batch_norm_momentum=0.99, sync_batch_norm=False,
-        **kwargs,
+        kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
+        bias_regularizer=None, **kwargs,
     ):
         super().__init__(**kwargs)
         name = self.__class__.__name__
@@ -57,24 +63,40 @@ class RobustResidualAttentionBlock(keras.layers.Layer):
         self.use_mfa = _checks.boolean(name, "use_mfa", use_mfa)
         self.batch_norm_momentum = batch_norm_momentum
         self.sync_batch_norm = _checks.boolean(name, "sync_batch_norm", sync_batch_norm)
+        weight_arguments.store(
+            self, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer
+        )
         dtype = self.dtype_policy
         # Channels last whatever the global setting when the block is created: `build`
         # refuses channels-first, and the attention only works on channels-last maps.
         self.conv_1 = SmallMapConv2D(
             filters, 3, strides=strides, padding="same", data_format="channels_last",
-            kernel_initializer=StackedGlorotUniform(), name="conv_1", dtype=dtype,
+            name="conv_1", dtype=dtype, **self._conv_weight_arguments(),
         )
         self.conv_2 = SmallMapConv2D(
             filters, 3, padding="same", data_format="channels_last",
-            kernel_initializer=StackedGlorotUniform(), name="conv_2", dtype=dtype,
+            name="conv_2", dtype=dtype, **self._conv_weight_arguments(),
         )
         self.bn_1 = self._batch_norm("bn_1")
         self.bn_2 = self._batch_norm("bn_2")
         if self.use_mfa:
-            self.mfa_1 = MultiBranchFusionAttention(filters, name="mfa_1", dtype=dtype)
-            self.mfa_2 = MultiBranchFusionAttention(filters, name="mfa_2", dtype=dtype)
+            self.mfa_1 = MultiBranchFusionAttention(
+                filters, name="mfa_1", dtype=dtype, **weight_arguments.passed_on(self)
+            )
+            self.mfa_2 = MultiBranchFusionAttention(
+                filters, name="mfa_2", dtype=dtype, **weight_arguments.passed_on(self)
+            )
         self.shortcut_conv = None
         self.shortcut_bn = None
+
+    def _conv_weight_arguments(self):
+        # Each convolution its own copy of the initializers (one kernel each).
+        return {
+            "kernel_initializer": clone(self.kernel_initializer),
+            "bias_initializer": clone(self.bias_initializer),
+            "kernel_regularizer": self.kernel_regularizer,
+            "bias_regularizer": self.bias_regularizer,
+        }
 
     def _batch_norm(self, name):
         kind = (
@@ -94,8 +116,7 @@ class RobustResidualAttentionBlock(keras.layers.Layer):
         if self.strides != 1 or channels != self.filters:
             self.shortcut_conv = SmallMapConv2D(
                 self.filters, 1, strides=self.strides, data_format="channels_last",
-                kernel_initializer=StackedGlorotUniform(), name="shortcut_conv",
-                dtype=self.dtype_policy,
+                name="shortcut_conv", dtype=self.dtype_policy, **self._conv_weight_arguments(),
             )
             self.shortcut_bn = self._batch_norm("shortcut_bn")
             self.shortcut_conv.build(input_shape)
@@ -127,6 +148,7 @@ class RobustResidualAttentionBlock(keras.layers.Layer):
                 "use_mfa": self.use_mfa,
                 "batch_norm_momentum": self.batch_norm_momentum,
                 "sync_batch_norm": self.sync_batch_norm,
+                **weight_arguments.config(self),
             }
         )
         return config

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_drifa.distributed._collectives import cross_replica_sum
+from keras_drifa.backend.collectives import cross_replica_sum
 
 
 @keras.saving.register_keras_serializable(package="keras_drifa")

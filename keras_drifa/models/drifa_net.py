@@ -2,7 +2,8 @@
 
 import keras
 
-from keras_drifa import _backend, _checks, _saving
+from keras_drifa import _checks, _saving
+from keras_drifa.backend import training as backend_training
 from keras_drifa.distributed._torch_ddp import DataParallelTraining
 from keras_drifa.layers import (
     MCDropout,
@@ -41,7 +42,7 @@ class DRIFANet(DataParallelTraining, keras.Model):
 
     def compile(self, *args, **kwargs):
         super().compile(*args, **kwargs)
-        _backend.build_training_state(self, self.outputs if len(self.outputs) > 1 else self.output)
+        backend_training.build_training_state(self, self.outputs if len(self.outputs) > 1 else self.output)
 
     def compile_from_config(self, config):
         # Keras restores the compile state of a loaded model only for models that do not

@@ -226,7 +226,7 @@ def test_ensemble_fit_predict_uncertainty_and_gradcam_equal_one_device(runs):
 
 def test_replicas_draw_dropout_masks_of_their_own(runs):
     """Keras advances a `SeedGenerator` on each replica alike, so every replica would
-    drop the same units of its rows; `_backend.dropout` folds the replica into the seed."""
+    drop the same units of its rows; `backend.dropout.dropout` folds the replica into the seed."""
     report = runs[2][1]
     assert report["replica_masks_equal_training"] is False
     assert report["replica_masks_equal_sampling"] is False

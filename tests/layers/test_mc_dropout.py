@@ -71,7 +71,7 @@ def test_sampling_switch_is_a_plain_seed_generator_and_round_trips():
 
 def test_no_mask_is_drawn_when_sampling_is_off():
     # Deterministic inference does no random work: the dropout seed state stays put (on
-    # JAX the seed is drawn outside the conditional, see keras_drifa._backend.dropout_if).
+    # JAX the seed is drawn outside the conditional, see keras_drifa.backend.dropout.dropout_if).
     layer = MCDropout(0.5, seed=3)
     state = keras.ops.convert_to_numpy(layer.seed_generator.state).copy()
     layer(_x())
