@@ -12,7 +12,8 @@ process (nothing compiled is shared) and prints:
   `MCDropoutEnsemble([model]).predict_uncertainty`, both warmed up, in samples/s
   (samples x examples per second), and their ratio.
 - `ensemble`: time to the first `train_on_batch` of an `MCDropoutEnsemble` of
-  `--members` members (default 1 and 3).
+  `--members` members (default 1, 3 and 5), each in a fresh process, and each against
+  the first.
 - `cache` (JAX): the time to the first training step of a second process that finds the
   first one's compiled code in JAX's persistent compilation cache (a fresh folder).
 - `peak`: this machine's float32 matrix-product rate (`--gemm-size` square SGEMM, in NumPy
@@ -29,6 +30,8 @@ better). The load average is printed before and after: timings need a quiet mach
     KERAS_BACKEND=tensorflow python benchmarks/train_step.py --baseline HEAD~5
     KERAS_BACKEND=jax python benchmarks/train_step.py --measure train cache
     KERAS_BACKEND=torch python benchmarks/train_step.py --size 128 --measure train predict mc
+    KERAS_BACKEND=jax python benchmarks/train_step.py --measure ensemble --size 32 \
+        --widths 8 16 16 32
 
 Runs unchanged on a GPU: Keras places the model and data on the default device.
 """
@@ -67,8 +70,11 @@ def _data(np, keras, size, batch_size, seed=0):
     return xs, ys
 
 
-def _paper_model(keras_drifa, size):
-    return keras_drifa.build_model(input_shape=(size, size, 3), num_classes=(5, 7))
+def _paper_model(keras_drifa, args):
+    widths = {} if args.widths is None else {"widths": tuple(args.widths)}
+    return keras_drifa.build_model(
+        input_shape=(args.size, args.size, 3), num_classes=(5, 7), **widths
+    )
 
 
 def _compile(keras, model):
@@ -89,7 +95,7 @@ def measure_train(args):
     keras, np, keras_drifa = _setup()
     xs, ys = _data(np, keras, args.size, args.batch_size)
     start = time.perf_counter()
-    model = _paper_model(keras_drifa, args.size)
+    model = _paper_model(keras_drifa, args)
     build_s = time.perf_counter() - start
     _compile(keras, model)
     start = time.perf_counter()
@@ -112,7 +118,7 @@ def measure_train(args):
 def measure_predict(args):
     keras, np, keras_drifa = _setup()
     xs, _ = _data(np, keras, args.size, args.batch_size)
-    model = _paper_model(keras_drifa, args.size)
+    model = _paper_model(keras_drifa, args)
     start = time.perf_counter()
     _sync(keras, model.predict_on_batch(xs))
     first_s = time.perf_counter() - start
@@ -128,7 +134,7 @@ def measure_predict(args):
 def measure_mc(args):
     keras, np, keras_drifa = _setup()
     xs, _ = _data(np, keras, args.size, args.batch_size)
-    model = _paper_model(keras_drifa, args.size)
+    model = _paper_model(keras_drifa, args)
     ensemble = keras_drifa.MCDropoutEnsemble([model])
     samples, batch = args.mc_samples, args.batch_size
 
@@ -155,18 +161,29 @@ def measure_mc(args):
 
 
 def measure_ensemble(args):
+    """Each member count in a fresh process, so that no count finds another's compiled
+    code (or JAX's and TensorFlow's one-time start-up work) done."""
+    if len(args.members) > 1:
+        result = {}
+        for m in args.members:
+            one = argparse.Namespace(**{**vars(args), "members": [m]})
+            result.update(_run_child("ensemble", one, dict(os.environ)))
+        first = result[f"ensemble M={args.members[0]} first step s"]
+        for m in args.members[1:]:
+            result[f"ensemble M={m} / M={args.members[0]}"] = (
+                result[f"ensemble M={m} first step s"] / first
+            )
+        return result
     keras, np, keras_drifa = _setup()
     xs, ys = _data(np, keras, args.size, args.batch_size)
-    result = {}
-    for m in args.members:
-        ensemble = keras_drifa.MCDropoutEnsemble(
-            lambda: _paper_model(keras_drifa, args.size), num_members=m
-        )
-        ensemble.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
-        start = time.perf_counter()
-        _sync(keras, ensemble.train_on_batch(xs, ys))
-        result[f"ensemble M={m} first step s"] = time.perf_counter() - start
-    return result
+    (m,) = args.members
+    ensemble = keras_drifa.MCDropoutEnsemble(
+        lambda: _paper_model(keras_drifa, args), num_members=m
+    )
+    ensemble.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
+    start = time.perf_counter()
+    _sync(keras, ensemble.train_on_batch(xs, ys))
+    return {f"ensemble M={m} first step s": time.perf_counter() - start}
 
 
 def measure_cache(args):
@@ -208,16 +225,16 @@ def _gemm_gflops(matmul, to_device, sync, size, repeats=5):
     return 2 * size**3 / float(np.median(times)) / 1e9
 
 
-def _forward_gflops(size):
-    """Forward GFLOPs of one pair of the paper model, from XLA's cost analysis (JAX)."""
+def _forward_gflops(args):
+    """Forward GFLOPs of one pair of the model, from XLA's cost analysis (JAX)."""
     os.environ["KERAS_BACKEND"] = "jax"
     import jax
     import numpy as np
 
     import keras_drifa
 
-    model = _paper_model(keras_drifa, size)
-    xs = [np.zeros((1, size, size, 3), np.float32)] * 2
+    model = _paper_model(keras_drifa, args)
+    xs = [np.zeros((1, args.size, args.size, 3), np.float32)] * 2
 
     def forward(trainable, non_trainable, inputs):
         return model.stateless_call(trainable, non_trainable, inputs, training=False)[0]
@@ -239,8 +256,7 @@ def measure_peak(args):
         args.gemm_size,
     )
     env = dict(os.environ, KERAS_BACKEND="jax")
-    argv = [sys.executable, os.path.abspath(__file__), "--child", "peak", "--flops-only",
-            "--size", str(args.size)]
+    argv = [*_child_argv("peak", args), "--flops-only"]
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT)]
     forward = json.loads(lines[-1][len(RESULT):])["forward GFLOP per pair"] if lines else None
@@ -271,6 +287,8 @@ def _child_argv(measure, args):
     argv += ["--steps", str(args.steps), "--mc-samples", str(args.mc_samples)]
     argv += ["--repeats", str(args.repeats), "--members", *map(str, args.members)]
     argv += ["--gemm-size", str(args.gemm_size)]
+    if args.widths is not None:
+        argv += ["--widths", *map(str, args.widths)]
     return argv
 
 
@@ -350,7 +368,7 @@ def parent(args):
 
 def child(args):
     if args.flops_only:
-        print(RESULT + json.dumps({"forward GFLOP per pair": _forward_gflops(args.size)}),
+        print(RESULT + json.dumps({"forward GFLOP per pair": _forward_gflops(args)}),
               flush=True)
         return
     tree = os.environ.get("DRIFA_BENCHMARK_TREE")
@@ -378,7 +396,9 @@ def main():
     parser.add_argument("--steps", type=int, default=10, help="timed steps after warm-up")
     parser.add_argument("--measure", nargs="+", choices=MEASURES, default=["train", "predict"])
     parser.add_argument("--baseline", help="git ref to measure side by side")
-    parser.add_argument("--members", type=int, nargs="+", default=[1, 3])
+    parser.add_argument("--members", type=int, nargs="+", default=[1, 3, 5])
+    parser.add_argument("--widths", type=int, nargs=4,
+                        help="stage widths (default: the paper's 64 128 256 512)")
     parser.add_argument("--mc-samples", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3, help="mc: timed repeats (median)")
     parser.add_argument("--gemm-size", type=int, default=2048, help="peak: matrix size")
