@@ -133,12 +133,14 @@ class DRIFANet(DataParallelTraining, keras.Model):
 
     `get_config` returns these hyperparameters, so a `.keras` file says what the model is
     rather than listing every layer, and `keras.models.load_model` rebuilds it with no
-    `custom_objects`. Rebuilding from a config (`from_config`, `keras.models.clone_model`)
-    gives fresh weights, as Keras's rebuilding of a functional model does, and loads no
-    `backbone_weights`: a `.keras` file brings its own weights, so it loads offline.
-    Files written by keras-drifa 0.1.0, whose config is the whole layer graph, load too;
-    such a model is saved in that form again, and of its hyperparameters it knows only
-    `modality_names`, `task_names` and `branch_features` (the others are `None`).
+    `custom_objects`. `from_config` gives fresh weights, as Keras's rebuilding of a
+    functional model does, and loads no `backbone_weights`: a `.keras` file brings its
+    own weights, so it loads offline. (`keras.models.clone_model` returns a plain
+    functional `keras.Model` with the same layers, as Keras clones every functional
+    subclass whose constructor takes other arguments.) Files written by keras-drifa
+    0.1.0, whose config is the whole layer graph, load too; such a model is saved in that
+    form again and knows its `modality_names`, `task_names` and `branch_features`, while
+    its other hyperparameter attributes are `None`.
 
     Beyond `keras.Model`: `compile` also creates the optimizer's, loss trackers' and
     metrics' variables, which Keras otherwise creates inside the first trace of the train
@@ -313,8 +315,12 @@ class DRIFANet(DataParallelTraining, keras.Model):
             setattr(model, attribute, None)
         model.modality_names = [t.name for t in model.inputs]
         model.task_names = list(model.output_names)
+        # `build_model` added the markers; a DRIFANet made from tensors by hand may lack them.
+        layers = {layer.name: layer for layer in model.layers}
         model.branch_features = {
-            m: model.get_layer(f"{m}{FEATURES_SUFFIX}").output for m in model.modality_names
+            m: layers[f"{m}{FEATURES_SUFFIX}"].output
+            for m in model.modality_names
+            if f"{m}{FEATURES_SUFFIX}" in layers
         }
         model._whole_graph_config = True
         return model
