@@ -23,11 +23,12 @@ from keras_drifa import (
 from keras_drifa.batch_norm import recalibrate_batch_norm
 from keras_drifa.ensemble import MCDropoutEnsemble
 from keras_drifa.mc_sampling import mc_sampling
-from keras_drifa.models import CalibratedModel, build_model
+from keras_drifa.models import CalibratedModel, DRIFANet, build_model
 from keras_drifa.version import __version__
 
 __all__ = [
     "CalibratedModel",
+    "DRIFANet",
     "MCDropoutEnsemble",
     "__version__",
     "build_model",

@@ -15,11 +15,8 @@ import keras
 
 from keras_drifa import _graph
 from keras_drifa.backend import compilation
+from keras_drifa.models.drifa_net import FEATURES_SUFFIX
 from keras_drifa.models.fusion import FUSION_CONCAT, FUSION_DROPOUT, FUSION_POOL
-
-# `build_model` marks the last feature map of each branch with an Identity layer named
-# f"{modality}{FEATURES_SUFFIX}".
-FEATURES_SUFFIX = "_features"
 
 
 class _PreSoftmax(keras.layers.Layer):
@@ -185,8 +182,21 @@ class ExplainedGraph:
         nodes = [n for n in self._nodes if n.operation.name == name]
         return nodes[0] if len(nodes) == 1 else None
 
+    def _branch_features(self):
+        """A `DRIFANet`'s `branch_features` in input order, if they are in this graph."""
+        features = getattr(self.model, "branch_features", None)
+        if not isinstance(features, dict) or set(features) != set(self.modalities):
+            return None
+        computed = {id(t) for node in self._nodes for t in node.outputs}
+        targets = [features[m] for m in self.modalities]
+        return targets if all(id(t) in computed for t in targets) else None
+
     def _default_targets(self):
         num_modalities = len(self.modalities)
+        targets = self._branch_features()
+        if targets is not None:
+            return targets, [_graph.producer_name(t) for t in targets]
+        # A functional model of one's own: the markers by name, or the fusion's inputs.
         markers = [self._named_node(f"{m}{FEATURES_SUFFIX}") for m in self.modalities]
         if all(node is not None and len(node.outputs) == 1 for node in markers):
             return [node.outputs[0] for node in markers], [n.operation.name for n in markers]

@@ -123,7 +123,8 @@ class GradCAM:
         model: a functional `keras.Model` (e.g. from `keras_drifa.build_model`) or a
             `keras_drifa.MCDropoutEnsemble` of such models.
         target_layers: `None` for the last feature map of every modality's branch before
-            the fusion head: for a `build_model` model the `"<modality>_features"` layers
+            the fusion head: for a `DRIFANet` (from `build_model`) its `branch_features`;
+            for another functional model its `"<modality>_features"` layers if it has them
             (older models: the inputs of `"fusion_concat"`, or with one modality the input
             of `"fusion_dropout"` / `"fusion_pool"`); for another single-input model, the
             last 4-D feature map. Otherwise one layer per modality, by name or as a layer,

@@ -156,6 +156,10 @@ def backbone_features(
     # Copies of a randomly initialised keras.applications network keep their own fresh
     # initialisation (as the paper's branches do); any other backbone's weights are copied.
     copy_weights = not isinstance(backbone, str) or backbone_weights is not None
+    # A network built here from its name is built again when the model is rebuilt from its
+    # config, so its unnamed layers must not take their names from Keras's process-wide
+    # counters; the layers of a model passed in keep their (saved) names.
+    built_here = isinstance(backbone, str)
     branches, levels = [], []
     for x, m, (model, preprocessing, default_levels) in zip(inputs, modality_names, sources):
         if feature_layers is None:
@@ -166,7 +170,10 @@ def backbone_features(
         if preprocessing is not None:
             x = ImageNetPreprocessing(preprocessing, name=f"{m}_preprocessing")(x)
         branches.append(
-            _BackboneCopy(model, x, m, copy_weights=copy_weights, trainable=trainable_backbone)
+            _BackboneCopy(
+                model, x, m, copy_weights=copy_weights, trainable=trainable_backbone,
+                naming=_ModelWideNames() if built_here else _own_name,
+            )
         )
 
     for k in range(len(levels[0])):
@@ -510,21 +517,55 @@ def _upstream_ids(tensor):
     return _graph.ancestor_ids(tensor)
 
 
+def _own_name(operation):
+    return operation.name
+
+
+class _ModelWideNames:
+    """Copies of unnamed layers are numbered within the backbone, not the process.
+
+    Keras names an unnamed layer after its class with a process-wide number
+    (`rescaling_3`: the fourth `Rescaling` built so far), so a `keras.applications`
+    network built twice names its unnamed layers differently. Their copies are numbered
+    in the order they are made instead (`rescaling`, `rescaling_1`, ...), which is the
+    same in every build of the model.
+    """
+
+    def __init__(self):
+        self._counts = {}
+
+    def __call__(self, operation):
+        base = _snake_case(type(operation).__name__)
+        if not re.fullmatch(rf"{re.escape(base)}(_\d+)?", operation.name):
+            return operation.name
+        count = self._counts.get(base, 0)
+        self._counts[base] = count + 1
+        return base if count == 0 else f"{base}_{count}"
+
+
+def _snake_case(class_name):
+    """The prefix of Keras's automatic names for instances of `class_name`."""
+    name = re.sub(r"\W+", "", class_name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
 class _BackboneCopy:
     """One modality's own copy of a functional backbone, traced lazily on its input.
 
     Calling it with a tensor of the original backbone returns the copy's version, copying
-    (renamed `f"{prefix}_{name}"`, with the original's weights if `copy_weights`) only the
-    layers needed so far. `replace` substitutes a tensor, e.g. a feature map refined by
-    attention, for everything traced after it.
+    (renamed `f"{prefix}_{naming(layer)}"`, with the original's weights if
+    `copy_weights`) only the layers needed so far. `replace` substitutes a tensor, e.g. a
+    feature map refined by attention, for everything traced after it.
     """
 
-    def __init__(self, model, x, prefix, *, copy_weights, trainable):
+    def __init__(self, model, x, prefix, *, copy_weights, trainable, naming):
         self._values = {id(model.inputs[0]): x}
         self._copies = {}
         self._prefix = prefix
         self._copy_weights = copy_weights
         self._trainable = trainable
+        self._naming = naming
 
     def __call__(self, tensor):
         if id(tensor) in self._values:
@@ -536,7 +577,9 @@ class _BackboneCopy:
             if copy is not None:  # a layer the backbone calls more than once
                 outputs = copy(*args, **kwargs)
             else:
-                copy = self._copies[id(original)] = _renamed_copy(original, self._prefix)
+                copy = self._copies[id(original)] = _renamed_copy(
+                    original, f"{self._prefix}_{self._naming(original)}", self._prefix
+                )
                 outputs = copy(*args, **kwargs)  # builds the copy
                 if isinstance(copy, keras.layers.Layer):
                     if self._copy_weights:
@@ -551,10 +594,10 @@ class _BackboneCopy:
         self._values[id(tensor)] = value
 
 
-def _renamed_copy(operation, prefix):
+def _renamed_copy(operation, name, prefix):
     try:
         config = operation.get_config()
-        config["name"] = f"{prefix}_{operation.name}"
+        config["name"] = name
         return operation.__class__.from_config(config)
     except Exception as error:
         raise ValueError(

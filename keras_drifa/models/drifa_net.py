@@ -1,4 +1,8 @@
-"""`build_model`: DRIFA-Net as a plain functional Keras model."""
+"""`DRIFANet`: DRIFA-Net as a functional Keras model built from its hyperparameters, and
+`build_model`, its front door."""
+
+import copy
+import os
 
 import keras
 
@@ -20,63 +24,14 @@ from keras_drifa.models.fusion import FUSIONS
 
 PAPER_WIDTHS = (64, 128, 256, 512)
 PAPER_BLOCKS_PER_STAGE = (2, 2, 2, 2)
+# Each branch ends in a zero-parameter Identity layer named f"{modality}{FEATURES_SUFFIX}",
+# whose output is the branch's entry in `DRIFANet.branch_features`.
+FEATURES_SUFFIX = "_features"
 
 
 @keras.saving.register_keras_serializable(package="keras_drifa")
 class DRIFANet(DataParallelTraining, keras.Model):
-    """The functional model `build_model` returns: a `keras.Model` in every respect.
-
-    Its two additions: `compile` also creates the optimizer's, loss trackers' and metrics'
-    variables, which Keras otherwise creates inside the first trace of the train function;
-    on TensorFlow that makes the train function trace once instead of twice, halving the
-    wait for the first training step (see docs/performance.md). And `save` to a `.keras`
-    file is atomic: it writes a temporary file next to the target and moves it into place,
-    so a save that fails (or a `keras.callbacks.ModelCheckpoint` interrupted while saving)
-    leaves the previous file intact.
-    """
-
-    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
-        return _saving.save_atomically(
-            super().save, filepath, overwrite=overwrite, zipped=zipped, **kwargs
-        )
-
-    def compile(self, *args, **kwargs):
-        super().compile(*args, **kwargs)
-        backend_training.build_training_state(self, self.outputs if len(self.outputs) > 1 else self.output)
-
-    def compile_from_config(self, config):
-        # Keras restores the compile state of a loaded model only for models that do not
-        # override `compile`; this one's `compile` takes the same arguments.
-        self.compile(**keras.saving.deserialize_keras_object(config))
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
-
-
-def build_model(
-    modalities=2,
-    input_shape=(128, 128, 3),
-    num_classes=(5, 7),
-    *,
-    backbone=backbones.DRIFA,
-    backbone_weights=None,
-    feature_layers=None,
-    trainable_backbone=True,
-    widths=PAPER_WIDTHS,
-    blocks_per_stage=PAPER_BLOCKS_PER_STAGE,
-    dropout_rate=0.25,
-    fusion="drifa",
-    fusion_units=None,
-    use_mfa=None,
-    use_mifa=None,
-    use_block_mfa=None,
-    batch_norm_momentum=0.99,
-    sync_batch_norm=False,
-    mc_dropout="on_demand",
-    modality_names=None,
-    task_names=None,
-    name="drifa_net",
-):
-    """Builds DRIFA-Net (Dhar et al., WACV 2025) as a functional `keras.Model`.
+    """DRIFA-Net (Dhar et al., WACV 2025), built from its hyperparameters.
 
     One ResNet-18-style branch per modality (no shared weights): a 7x7 stem with MFA, then
     stages of robust residual attention (RRA) blocks. After every block each branch gets MC
@@ -102,7 +57,7 @@ def build_model(
         modalities: number of modalities, or a list of their names.
         input_shape: `(height, width, channels)` for every modality, or a list with one
             shape per modality (channels and spatial size may differ). Images are channels
-            last: `build_model` refuses to build while
+            last: the model refuses to build while
             `keras.config.image_data_format()` is `"channels_first"`.
         num_classes: an int (one head), a sequence (one head each) or a dict
             `{task_name: n}`; each at least 2.
@@ -162,9 +117,276 @@ def build_model(
         modality_names: names of the inputs (default `modality_0`, `modality_1`, ...).
         task_names: names of the outputs (default `task_0`, `task_1`, ...).
         name: model name.
+        **kwargs: other `keras.Model` arguments (`trainable`).
+
+    Attributes:
+        branch_features: `{modality_name: tensor}`, the last feature map of each branch
+            (the symbolic output of its zero-parameter `"<modality>_features"` layer), in
+            input order. Grad-CAM explains these by default, and
+            `keras.Model(model.inputs, model.branch_features)` computes them.
+        modalities, num_classes, modality_names, task_names, widths, ...: the
+            constructor's arguments, normalised: `modalities` and `num_classes` as counts
+            (`num_classes` a tuple), the names as lists, `widths` and `blocks_per_stage`
+            as tuples. `input_shape` is kept as `image_shape` (Keras's
+            `Model.input_shape` has the batch dimension). A `keras.Model` backbone is
+            kept as `keras.saving.serialize_keras_object(backbone)`, since every
+            modality runs its own copy of it, which the model holds, not the original.
+
+    `get_config` returns these hyperparameters, so a `.keras` file says what the model is
+    rather than listing every layer, and `keras.models.load_model` rebuilds it with no
+    `custom_objects`. `from_config` gives fresh weights, as Keras's rebuilding of a
+    functional model does, and loads no `backbone_weights`: a `.keras` file brings its
+    own weights, so it loads offline. (`keras.models.clone_model` returns a plain
+    functional `keras.Model` with the same layers, as Keras clones every functional
+    subclass whose constructor takes other arguments.) Files written by keras-drifa
+    0.1.0, whose config is the whole layer graph, load too; such a model is saved in that
+    form again and knows its `modality_names`, `task_names` and `branch_features`, while
+    its other hyperparameter attributes are `None`.
+
+    Beyond `keras.Model`: `compile` also creates the optimizer's, loss trackers' and
+    metrics' variables, which Keras otherwise creates inside the first trace of the train
+    function; on TensorFlow that makes the train function trace once instead of twice,
+    halving the wait for the first training step (see docs/performance.md). And `save` to
+    a `.keras` file is atomic: it writes a temporary file next to the target and moves it
+    into place, so a save that fails (or a `keras.callbacks.ModelCheckpoint` interrupted
+    while saving) leaves the previous file intact.
+
+    Example:
+
+    ```python
+    model = keras_drifa.DRIFANet(["pap_smear", "dermoscopy"], input_shape=(32, 32, 3),
+                                 num_classes=(5, 7), widths=(8, 16, 16, 32))
+    model.compile(optimizer="adam", loss="categorical_crossentropy", loss_weights=[0.5, 0.5])
+    model.fit([x_a, x_b], [y_a, y_b], epochs=2)
+    model.branch_features["dermoscopy"]   # shape (None, 1, 1, 32)
+    model.get_config()["widths"]          # (8, 16, 16, 32)
+    ```
+    """
+
+    def __init__(
+        self,
+        modalities=2,
+        input_shape=(128, 128, 3),
+        num_classes=(5, 7),
+        *,
+        backbone=backbones.DRIFA,
+        backbone_weights=None,
+        feature_layers=None,
+        trainable_backbone=True,
+        widths=PAPER_WIDTHS,
+        blocks_per_stage=PAPER_BLOCKS_PER_STAGE,
+        dropout_rate=0.25,
+        fusion="drifa",
+        fusion_units=None,
+        use_mfa=None,
+        use_mifa=None,
+        use_block_mfa=None,
+        batch_norm_momentum=0.99,
+        sync_batch_norm=False,
+        mc_dropout="on_demand",
+        modality_names=None,
+        task_names=None,
+        name="drifa_net",
+        **kwargs,
+    ):
+        # === Arguments ===
+        check_channels_last("build_model")
+        uses_drifa = backbones.is_drifa(backbone)
+        switches = _arguments.fusion_switches(
+            fusion, FUSIONS, use_mfa, use_mifa, use_block_mfa, uses_drifa
+        )
+        fusion_units = _arguments.fusion_units(fusion, fusion_heads.WIDE_FUSIONS, fusion_units)
+        trainable_backbone = _checks.boolean("build_model", "trainable_backbone", trainable_backbone)
+        sync_batch_norm = _checks.boolean("build_model", "sync_batch_norm", sync_batch_norm)
+        modality_names = _arguments.modality_names(modalities, modality_names)
+        shapes = _arguments.input_shapes(input_shape, modality_names)
+        tasks = _arguments.tasks(num_classes, task_names)
+        widths, blocks_per_stage = _arguments.stages(widths, blocks_per_stage)
+        _check_fusion_inputs(fusion, modality_names, shapes)
+        _check_backbone_arguments(
+            backbone, backbone_weights, feature_layers, trainable_backbone, sync_batch_norm,
+            widths, blocks_per_stage,
+        )
+        dropout_rate = _checks.number("build_model", "dropout_rate", dropout_rate, 0, 1, open_high=True)
+        batch_norm_momentum = _checks.number(
+            "build_model", "batch_norm_momentum", batch_norm_momentum, 0, 1, open_high=True
+        )
+        if mc_dropout not in MC_DROPOUT_MODES:
+            raise ValueError(
+                f"build_model: mc_dropout must be one of {MC_DROPOUT_MODES}; received {mc_dropout!r}."
+            )
+
+        # === Functional model ===
+        inputs, features, outputs = _network(
+            modality_names, shapes, tasks, backbone, backbone_weights, feature_layers,
+            trainable_backbone, widths, blocks_per_stage, dropout_rate, fusion, fusion_units,
+            switches, batch_norm_momentum, sync_batch_norm, mc_dropout,
+        )
+        super().__init__(inputs=_unlist(inputs), outputs=_unlist(outputs), name=name, **kwargs)
+
+        # === Config ===
+        self.modalities = len(modality_names)
+        self.image_shape = shapes[0] if len(set(shapes)) == 1 else list(shapes)
+        self.num_classes = tuple(n for _, n in tasks)
+        self.backbone = (
+            backbone if isinstance(backbone, str) else keras.saving.serialize_keras_object(backbone)
+        )
+        self.backbone_weights = (
+            os.fspath(backbone_weights) if isinstance(backbone_weights, os.PathLike) else backbone_weights
+        )
+        self.feature_layers = None if feature_layers is None else list(feature_layers)
+        self.trainable_backbone = trainable_backbone
+        self.widths = widths
+        self.blocks_per_stage = blocks_per_stage
+        self.dropout_rate = dropout_rate
+        self.fusion = fusion
+        self.fusion_units = fusion_units
+        # The switches as given: `None` means "the fusion's default".
+        self.use_mfa = _optional_bool(use_mfa)
+        self.use_mifa = _optional_bool(use_mifa)
+        self.use_block_mfa = _optional_bool(use_block_mfa)
+        self.batch_norm_momentum = batch_norm_momentum
+        self.sync_batch_norm = sync_batch_norm
+        self.mc_dropout = mc_dropout
+        self.modality_names = modality_names
+        self.task_names = [task for task, _ in tasks]
+        self.branch_features = dict(zip(modality_names, features))
+        self._whole_graph_config = False
+
+    def get_config(self):
+        if self._whole_graph_config:
+            # A model loaded from a 0.1.0 file: its config stays the whole graph.
+            graph = keras.Model(inputs=self.input, outputs=self.output, name=self.name)
+            return dict(graph.get_config(), trainable=self.trainable)
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "modalities": self.modalities,
+            "input_shape": self.image_shape,
+            "num_classes": self.num_classes,
+            "backbone": self.backbone,
+            "backbone_weights": self.backbone_weights,
+            "feature_layers": self.feature_layers,
+            "trainable_backbone": self.trainable_backbone,
+            "widths": self.widths,
+            "blocks_per_stage": self.blocks_per_stage,
+            "dropout_rate": self.dropout_rate,
+            "fusion": self.fusion,
+            "fusion_units": self.fusion_units,
+            "use_mfa": self.use_mfa,
+            "use_mifa": self.use_mifa,
+            "use_block_mfa": self.use_block_mfa,
+            "batch_norm_momentum": self.batch_norm_momentum,
+            "sync_batch_norm": self.sync_batch_norm,
+            "mc_dropout": self.mc_dropout,
+            "modality_names": self.modality_names,
+            "task_names": self.task_names,
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = copy.deepcopy(config)  # deserialising a backbone consumes its config
+        if "layers" in config and "input_layers" in config:
+            return cls._from_whole_graph_config(config, custom_objects)
+        if isinstance(config.get("backbone"), dict):
+            config["backbone"] = keras.saving.deserialize_keras_object(
+                config["backbone"], custom_objects=custom_objects
+            )
+        # Fresh weights, as for every layer rebuilt from its config: a loaded file brings
+        # its weights, so pretrained backbone weights are neither downloaded nor read.
+        backbone_weights = config.pop("backbone_weights", None)
+        model = cls(**config)
+        model.backbone_weights = backbone_weights
+        return model
+
+    @classmethod
+    def _from_whole_graph_config(cls, config, custom_objects):
+        """A model saved by keras-drifa 0.1.0, whose config lists every layer and node.
+
+        Keras rebuilds that graph as a plain functional model; the DRIFANet is then made
+        over the same tensors (sharing the layers), as `keras.Model(inputs, outputs)`
+        would make it.
+        """
+        graph = keras.Model.from_config(config, custom_objects=custom_objects)
+        model = cls.__new__(cls)
+        super(DRIFANet, model).__init__(
+            inputs=graph.input, outputs=graph.output, name=graph.name, trainable=graph.trainable
+        )
+        for attribute in _HYPERPARAMETERS:
+            setattr(model, attribute, None)
+        model.modality_names = [t.name for t in model.inputs]
+        model.task_names = list(model.output_names)
+        # `build_model` added the markers; a DRIFANet made from tensors by hand may lack them.
+        layers = {layer.name: layer for layer in model.layers}
+        model.branch_features = {
+            m: layers[f"{m}{FEATURES_SUFFIX}"].output
+            for m in model.modality_names
+            if f"{m}{FEATURES_SUFFIX}" in layers
+        }
+        model._whole_graph_config = True
+        return model
+
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        return _saving.save_atomically(
+            super().save, filepath, overwrite=overwrite, zipped=zipped, **kwargs
+        )
+
+    def compile(self, *args, **kwargs):
+        super().compile(*args, **kwargs)
+        backend_training.build_training_state(
+            self, self.outputs if len(self.outputs) > 1 else self.output
+        )
+
+    def compile_from_config(self, config):
+        # Keras restores the compile state of a loaded model only for models that do not
+        # override `compile`; this one's `compile` takes the same arguments.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+
+# Attributes holding constructor arguments; a model loaded from a 0.1.0 file has them `None`.
+_HYPERPARAMETERS = (
+    "modalities", "image_shape", "num_classes", "backbone", "backbone_weights",
+    "feature_layers", "trainable_backbone", "widths", "blocks_per_stage", "dropout_rate",
+    "fusion", "fusion_units", "use_mfa", "use_mifa", "use_block_mfa", "batch_norm_momentum",
+    "sync_batch_norm", "mc_dropout",
+)
+
+
+def build_model(
+    modalities=2,
+    input_shape=(128, 128, 3),
+    num_classes=(5, 7),
+    *,
+        backbone=backbones.DRIFA,
+        backbone_weights=None,
+        feature_layers=None,
+        trainable_backbone=True,
+        widths=PAPER_WIDTHS,
+        blocks_per_stage=PAPER_BLOCKS_PER_STAGE,
+        dropout_rate=0.25,
+        fusion="drifa",
+        fusion_units=None,
+        use_mfa=None,
+        use_mifa=None,
+        use_block_mfa=None,
+        batch_norm_momentum=0.99,
+        sync_batch_norm=False,
+        mc_dropout="on_demand",
+        modality_names=None,
+        task_names=None,
+        name="drifa_net",
+):
+    """Builds DRIFA-Net (Dhar et al., WACV 2025): `DRIFANet(...)` with these arguments.
+
+    The front door of the library: the paper network by default (53,884,868 parameters,
+    19,200 of them non-trainable), its ablations (`use_mfa`, `use_mifa`,
+    `use_block_mfa`), the fusion baselines (`fusion=`) and DRIFA's attention on another
+    network (`backbone=`). `DRIFANet` documents every argument.
 
     Returns:
-        A functional `keras.Model` (a `DRIFANet`) whose inputs and outputs carry the
+        A `DRIFANet`, a functional `keras.Model` whose inputs and outputs carry the
         modality and task names, so `fit` takes lists or dicts. A single modality or task
         gives a single tensor.
 
@@ -181,18 +403,40 @@ def build_model(
                                        backbone_weights="imagenet")
     ```
     """
-    check_channels_last("build_model")
-    uses_drifa = backbones.is_drifa(backbone)
-    use_mfa, use_mifa, use_block_mfa = _arguments.fusion_switches(
-        fusion, FUSIONS, use_mfa, use_mifa, use_block_mfa, uses_drifa
+    return DRIFANet(
+        modalities,
+        input_shape,
+        num_classes,
+        backbone=backbone,
+        backbone_weights=backbone_weights,
+        feature_layers=feature_layers,
+        trainable_backbone=trainable_backbone,
+        widths=widths,
+        blocks_per_stage=blocks_per_stage,
+        dropout_rate=dropout_rate,
+        fusion=fusion,
+        fusion_units=fusion_units,
+        use_mfa=use_mfa,
+        use_mifa=use_mifa,
+        use_block_mfa=use_block_mfa,
+        batch_norm_momentum=batch_norm_momentum,
+        sync_batch_norm=sync_batch_norm,
+        mc_dropout=mc_dropout,
+        modality_names=modality_names,
+        task_names=task_names,
+        name=name,
     )
-    fusion_units = _arguments.fusion_units(fusion, fusion_heads.WIDE_FUSIONS, fusion_units)
-    trainable_backbone = _checks.boolean("build_model", "trainable_backbone", trainable_backbone)
-    sync_batch_norm = _checks.boolean("build_model", "sync_batch_norm", sync_batch_norm)
-    modality_names = _arguments.modality_names(modalities, modality_names)
-    shapes = _arguments.input_shapes(input_shape, modality_names)
-    tasks = _arguments.tasks(num_classes, task_names)
-    widths, blocks_per_stage = _arguments.stages(widths, blocks_per_stage)
+
+
+def _optional_bool(value):
+    return None if value is None else bool(value)
+
+
+def _unlist(values):
+    return values if len(values) > 1 else values[0]
+
+
+def _check_fusion_inputs(fusion, modality_names, shapes):
     if fusion == "cross_attention" and len(modality_names) < 2:
         raise ValueError(
             "build_model: fusion='cross_attention' needs at least two modalities (each "
@@ -206,7 +450,13 @@ def build_model(
                     "embeddings have one entry per feature-map pixel); received input_shape "
                     f"{shape} for modality '{m}'."
                 )
-    if uses_drifa:
+
+
+def _check_backbone_arguments(
+    backbone, backbone_weights, feature_layers, trainable_backbone, sync_batch_norm, widths,
+    blocks_per_stage,
+):
+    if backbones.is_drifa(backbone):
         backbones.check_drifa_arguments(backbone_weights, feature_layers, trainable_backbone)
     elif sync_batch_norm:
         raise ValueError(
@@ -218,14 +468,15 @@ def build_model(
             f"build_model: widths={widths} and blocks_per_stage={blocks_per_stage} shape the "
             f"'drifa' backbone only; received them with backbone={backbone!r:.80}."
         )
-    dropout_rate = _checks.number("build_model", "dropout_rate", dropout_rate, 0, 1, open_high=True)
-    batch_norm_momentum = _checks.number(
-        "build_model", "batch_norm_momentum", batch_norm_momentum, 0, 1, open_high=True
-    )
-    if mc_dropout not in MC_DROPOUT_MODES:
-        raise ValueError(
-            f"build_model: mc_dropout must be one of {MC_DROPOUT_MODES}; received {mc_dropout!r}."
-        )
+
+
+def _network(
+    modality_names, shapes, tasks, backbone, backbone_weights, feature_layers,
+    trainable_backbone, widths, blocks_per_stage, dropout_rate, fusion, fusion_units,
+    switches, batch_norm_momentum, sync_batch_norm, mc_dropout,
+):
+    """`(inputs, branch features, outputs)` of the functional graph, as lists."""
+    use_mfa, use_mifa, use_block_mfa = switches
 
     def dropout(x, layer_name):
         if dropout_rate == 0:
@@ -233,7 +484,7 @@ def build_model(
         return MCDropout(dropout_rate, mode=mc_dropout, name=layer_name)(x)
 
     inputs = [keras.Input(shape, name=m) for m, shape in zip(modality_names, shapes)]
-    if uses_drifa:
+    if backbones.is_drifa(backbone):
         features = _drifa_branches(
             inputs, modality_names, widths, blocks_per_stage, use_mfa, use_mifa, use_block_mfa,
             dropout, batch_norm_momentum, sync_batch_norm,
@@ -250,9 +501,10 @@ def build_model(
             use_mifa=use_mifa,
         )
 
-    # Zero-parameter markers: the last feature map of each branch, for Grad-CAM and users.
+    # Zero-parameter markers: the last feature map of each branch (`branch_features`).
     features = [
-        keras.layers.Identity(name=f"{m}_features")(x) for m, x in zip(modality_names, features)
+        keras.layers.Identity(name=f"{m}{FEATURES_SUFFIX}")(x)
+        for m, x in zip(modality_names, features)
     ]
     pooled = fusion_heads.fused_vector(fusion, features, modality_names, dropout, fusion_units)
     # Softmax heads stay float32 under mixed precision, for numerically safe losses.
@@ -263,11 +515,7 @@ def build_model(
         )(pooled)
         for task, n in tasks
     ]
-    return DRIFANet(
-        inputs=inputs if len(inputs) > 1 else inputs[0],
-        outputs=outputs if len(outputs) > 1 else outputs[0],
-        name=name,
-    )
+    return inputs, features, outputs
 
 
 def _drifa_branches(

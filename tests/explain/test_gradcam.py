@@ -175,6 +175,32 @@ def test_drifa_default_targets_are_the_branch_features(drifa):
         "modality_0": "modality_0_features",
         "modality_1": "modality_1_features",
     }
+    cam = GradCAM(model)
+    for target, m in zip(cam.graph.targets, model.modality_names):
+        assert target is model.branch_features[m]
+
+
+def test_a_plain_functional_copy_finds_the_same_targets_by_name(drifa):
+    model, _ = drifa
+    # A plain functional model over the same graph has no branch_features: the
+    # "<modality>_features" layers are found by name, as for models users build.
+    plain = keras.Model(model.inputs, model.outputs)
+    assert not hasattr(plain, "branch_features")
+    cam, plain_cam = GradCAM(model), GradCAM(plain)
+    assert plain_cam.target_layers == cam.target_layers
+    assert all(a is b for a, b in zip(plain_cam.graph.targets, cam.graph.targets))
+
+
+def test_a_models_branch_features_attribute_comes_before_the_layer_names():
+    image = keras.Input((6, 5, 2), name="image")
+    conv = keras.layers.Conv2D(3, 1, name="conv")(image)
+    marker = keras.layers.Identity(name="image_features")(keras.layers.ReLU()(conv))
+    pooled = keras.layers.GlobalAveragePooling2D()(marker)
+    model = keras.Model(image, keras.layers.Dense(2, activation="softmax", name="out")(pooled))
+    assert GradCAM(model).target_layers == {"image": "image_features"}
+    model = keras.Model(model.inputs, model.outputs)
+    model.branch_features = {"image": conv}
+    assert GradCAM(model).target_layers == {"image": "conv"}
 
 
 def test_drifa_maps_have_input_sizes_and_unit_range(drifa, drifa_maps):

@@ -5,6 +5,7 @@ Everything runs with random weights (no downloads). Models are small (32x32 inpu
 smallest applications) and shared between tests; TensorFlow trains eagerly (RUN_EAGERLY).
 """
 
+import json
 import os
 import urllib.error
 
@@ -151,6 +152,15 @@ def test_local_weights_file_is_loaded_with_preprocessing_inside(tmp_path):
     np.testing.assert_allclose(
         to_numpy(_features(model, "modality_0")([images])), to_numpy(expected), rtol=1e-4, atol=1e-4
     )
+    # The .keras file brings the weights: loading it reads no backbone_weights file.
+    saved = os.path.join(tmp_path, "model.keras")
+    model.save(saved)
+    os.remove(path)
+    loaded = keras.models.load_model(saved)
+    assert loaded.backbone_weights == path == loaded.get_config()["backbone_weights"]
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
+    for a, b in zip(loaded(images), model(images)):
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
 
 
 # One member per family at 32x32: the documented defaults (strides 8, 16, then the end).
@@ -261,6 +271,19 @@ def test_copies_compute_the_backbone_when_attention_is_off():
 
 def test_own_backbone_trains_and_survives_a_keras_round_trip(tapped, tmp_path):
     _train_one_step_and_round_trip(tapped[1], tmp_path)
+
+
+def test_own_backbone_is_kept_serialised_in_the_config(tapped):
+    backbone, model = tapped
+    config = model.get_config()
+    assert config["backbone"] == keras.saving.serialize_keras_object(backbone)
+    assert config["feature_layers"] == HAND_LEVELS
+    # The original is not part of the model: its weights are not the model's.
+    assert not {id(w) for w in backbone.weights} & {id(w) for w in model.weights}
+    rebuilt = keras_drifa.DRIFANet.from_config(json.loads(json.dumps(config)))
+    assert [layer.name for layer in rebuilt.layers] == [layer.name for layer in model.layers]
+    assert [w.path for w in rebuilt.weights] == [w.path for w in model.weights]
+    assert json.dumps(rebuilt.get_config()) == json.dumps(config)
 
 
 def test_sequential_backbone_can_be_tapped():

@@ -1,7 +1,10 @@
+import json
 import os
 import subprocess
 import sys
 import textwrap
+import warnings
+import zipfile
 
 import keras
 import numpy as np
@@ -180,10 +183,13 @@ _LOAD_AND_PREDICT = textwrap.dedent(
     """
     import sys, numpy as np, keras
     import keras_drifa  # noqa: F401  (registers nothing new: loading needs no custom_objects)
-    model = keras.models.load_model(sys.argv[1])
-    data = np.load(sys.argv[2])
-    outputs = model([data["x0"], data["x1"]], training=False)
-    np.savez(sys.argv[3], *[keras.ops.convert_to_numpy(o) for o in outputs])
+    data = np.load(sys.argv[1])
+    outputs = []
+    for path in sys.argv[3:]:
+        model = keras.models.load_model(path)
+        assert type(model).__name__ == "DRIFANet", type(model)
+        outputs += model([data["x0"], data["x1"]], training=False)
+    np.savez(sys.argv[2], *[keras.ops.convert_to_numpy(o) for o in outputs])
     """
 )
 
@@ -192,6 +198,8 @@ def test_weights_saved_under_this_backend_load_under_the_others(trained_tiny, tm
     model, xs, _ = trained_tiny
     path = str(tmp_path / "drifa.keras")
     model.save(path)
+    old_form = str(tmp_path / "drifa-0.1.0.keras")  # the whole graph, as 0.1.0 saved it
+    _save_in_the_0_1_0_form(model, old_form)
     inputs = tmp_path / "inputs.npz"
     np.savez(inputs, x0=xs[0][:8], x1=xs[1][:8])
     expected = [keras.ops.convert_to_numpy(o) for o in model([xs[0][:8], xs[1][:8]], training=False)]
@@ -199,12 +207,12 @@ def test_weights_saved_under_this_backend_load_under_the_others(trained_tiny, tm
         out = tmp_path / f"{other}.npz"
         env = dict(os.environ, KERAS_BACKEND=other, TF_CPP_MIN_LOG_LEVEL="3")
         result = subprocess.run(
-            [sys.executable, "-c", _LOAD_AND_PREDICT, path, str(inputs), str(out)],
+            [sys.executable, "-c", _LOAD_AND_PREDICT, str(inputs), str(out), path, old_form],
             env=env, capture_output=True, text=True, timeout=600,
         )
         assert result.returncode == 0, f"{other}: {result.stderr[-3000:]}"
         got = np.load(out)
-        for i, e in enumerate(expected):
+        for i, e in enumerate(expected + expected):
             np.testing.assert_allclose(got[f"arr_{i}"], e, rtol=1e-4, atol=1e-5, err_msg=other)
 
 
@@ -420,3 +428,161 @@ def test_model_checkpoint_saves_atomically(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.keras"]
     monkeypatch.undo()
     assert keras.saving.load_model(path).count_params() == model.count_params()
+
+
+# The model class: hyperparameters in, hyperparameters out ---------------------------------
+
+HYPERPARAMETERS = (
+    "modalities", "input_shape", "num_classes", "backbone", "backbone_weights", "feature_layers",
+    "trainable_backbone", "widths", "blocks_per_stage", "dropout_rate", "fusion", "fusion_units",
+    "use_mfa", "use_mifa", "use_block_mfa", "batch_norm_momentum", "sync_batch_norm",
+    "mc_dropout", "modality_names", "task_names",
+)
+
+
+def _keras_file_config(path):
+    """The model config a `.keras` archive holds."""
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(archive.read("config.json"))
+
+
+def _outputs(model, xs):
+    return [keras.ops.convert_to_numpy(o) for o in model(xs, training=False)]
+
+
+def test_constructor_takes_the_hyperparameters_and_config_returns_them():
+    model = keras_drifa.DRIFANet(
+        ["mri", "ct"], input_shape=[(32, 32, 1), (24, 24, 3)], num_classes={"grade": 3, "stage": 4},
+        widths=tuple(np.int64(w) for w in (8, 8, 16, 16)), blocks_per_stage=(1, 1, 1, 1),
+        dropout_rate=np.float32(0.5), use_block_mfa=np.bool_(False), name="net",
+    )
+    built = keras_drifa.build_model(
+        ["mri", "ct"], input_shape=[(32, 32, 1), (24, 24, 3)], num_classes={"grade": 3, "stage": 4},
+        widths=(8, 8, 16, 16), blocks_per_stage=(1, 1, 1, 1), dropout_rate=0.5,
+        use_block_mfa=False, name="net",
+    )
+    assert type(built) is keras_drifa.DRIFANet is keras_drifa.models.DRIFANet
+    assert [layer.name for layer in model.layers] == [layer.name for layer in built.layers]
+    assert [w.path for w in model.weights] == [w.path for w in built.weights]
+
+    config = model.get_config()
+    assert set(config) == {"name", "trainable", *HYPERPARAMETERS}
+    # Normalised: counts and names, plain Python numbers; the switches as given.
+    assert config["modalities"] == 2 and config["modality_names"] == ["mri", "ct"]
+    assert config["num_classes"] == (3, 4) and config["task_names"] == ["grade", "stage"]
+    assert config["input_shape"] == [(32, 32, 1), (24, 24, 3)]
+    assert config["widths"] == (8, 8, 16, 16) and config["dropout_rate"] == 0.5
+    assert (config["use_mfa"], config["use_block_mfa"]) == (None, False)
+    assert json.loads(json.dumps(config)) == json.loads(json.dumps(built.get_config()))
+    assert (model.widths, model.image_shape, model.task_names) == (
+        (8, 8, 16, 16), [(32, 32, 1), (24, 24, 3)], ["grade", "stage"]
+    )
+
+    # From the JSON a .keras file holds: the same layers, names and weight order.
+    rebuilt = keras_drifa.DRIFANet.from_config(json.loads(json.dumps(config)))
+    assert [layer.name for layer in rebuilt.layers] == [layer.name for layer in model.layers]
+    assert [(w.path, w.shape) for w in rebuilt.weights] == [(w.path, w.shape) for w in model.weights]
+    rebuilt.set_weights(model.get_weights())
+    xs, _ = batch(model, 2)
+    for a, b in zip(_outputs(model, xs), _outputs(rebuilt, xs)):
+        np.testing.assert_array_equal(a, b)
+    assert json.dumps(rebuilt.get_config()) == json.dumps(config)
+
+
+def test_branch_features_are_the_last_feature_map_of_each_branch():
+    model = tiny_model(modalities=["mri", "ct"])
+    assert list(model.branch_features) == ["mri", "ct"]
+    for m, tensor in model.branch_features.items():
+        assert tensor is model.get_layer(f"{m}_features").output
+        assert tuple(tensor.shape) == (None, 1, 1, 16)
+    features = keras.Model(model.inputs, model.branch_features)
+    xs, _ = batch(model, 2)
+    assert {m: tuple(v.shape) for m, v in features(xs).items()} == {
+        "mri": (2, 1, 1, 16), "ct": (2, 1, 1, 16)
+    }
+
+
+def test_keras_file_holds_the_hyperparameters_not_the_graph(tmp_path):
+    model = _small_drifa()
+    path = tmp_path / "drifa.keras"
+    model.save(path)
+    saved = _keras_file_config(path)
+    assert saved["registered_name"] == "keras_drifa>DRIFANet"
+    assert "layers" not in saved["config"] and saved["config"]["widths"] == [8, 16]
+    restored = keras.saving.load_model(path)
+    assert type(restored) is keras_drifa.DRIFANet and list(restored.branch_features) == ["modality_0"]
+    assert [layer.name for layer in restored.layers] == [layer.name for layer in model.layers]
+    x = np.random.default_rng(0).random((2, 16, 16, 3), dtype=np.float32)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(restored(x)), keras.ops.convert_to_numpy(model(x))
+    )
+
+
+def _save_in_the_0_1_0_form(model, path):
+    """Saves `model` as keras-drifa 0.1.0 did.
+
+    0.1.0's DRIFANet had no constructor or `get_config` of its own, so Keras saved it as
+    any functional model: `Functional.get_config`, the whole layer graph (`layers`,
+    `input_layers`, `output_layers`), under the registered name `keras_drifa>DRIFANet`. A
+    plain `keras.Model` over the same tensors returns exactly that config; the weights are
+    saved as before (the functional layers, in graph order).
+    """
+    whole_graph = keras.Model(model.input, model.output, name=model.name).get_config()
+    model.get_config = lambda: whole_graph
+    try:
+        model.save(path)
+    finally:
+        del model.get_config
+    saved = _keras_file_config(path)
+    assert saved["registered_name"] == "keras_drifa>DRIFANet"
+    assert {"layers", "input_layers", "output_layers"} <= set(saved["config"])
+
+
+def test_keras_files_written_by_0_1_0_still_load(tmp_path):
+    model = tiny_model()
+    old = tmp_path / "drifa-0.1.0.keras"
+    _save_in_the_0_1_0_form(model, old)
+    restored = keras.saving.load_model(old)
+    assert type(restored) is keras_drifa.DRIFANet
+    assert [layer.name for layer in restored.layers] == [layer.name for layer in model.layers]
+    xs, _ = batch(model, 3)
+    for a, b in zip(_outputs(model, xs), _outputs(restored, xs)):
+        np.testing.assert_array_equal(a, b)
+    # What the graph says is known; the other hyperparameters are not.
+    assert restored.modality_names == ["modality_0", "modality_1"]
+    assert restored.task_names == ["task_0", "task_1"]
+    for m, tensor in restored.branch_features.items():
+        assert tensor is restored.get_layer(f"{m}_features").output
+    assert restored.widths is None and restored.dropout_rate is None
+    # Saved again, it keeps the whole-graph form and loads the same.
+    again = tmp_path / "again.keras"
+    restored.save(again)
+    assert "layers" in _keras_file_config(again)["config"]
+    for a, b in zip(_outputs(model, xs), _outputs(keras.saving.load_model(again), xs)):
+        np.testing.assert_array_equal(a, b)
+    assert _gradcam_targets(restored) == _gradcam_targets(model)
+
+
+def _gradcam_targets(model):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 1x1 maps of a tiny model: too coarse, but cut alike
+        return keras_drifa.explain.GradCAM(model).target_layers
+
+
+def test_clone_model_gives_the_same_graph_with_fresh_weights():
+    model = tiny_model()
+    clone = keras.models.clone_model(model)
+    # Keras clones a functional model whose constructor takes other arguments into a
+    # plain functional model; `from_config` keeps the class.
+    assert isinstance(clone, keras.Model)
+    assert [layer.name for layer in clone.layers] == [layer.name for layer in model.layers]
+    clone.set_weights(model.get_weights())
+    xs, _ = batch(model, 2)
+    for a, b in zip(_outputs(model, xs), _outputs(clone, xs)):
+        np.testing.assert_array_equal(a, b)
+    same_class = keras_drifa.DRIFANet.from_config(model.get_config())
+    assert type(same_class) is keras_drifa.DRIFANet
+    assert not np.allclose(
+        keras.ops.convert_to_numpy(same_class.get_layer("task_0").kernel),
+        keras.ops.convert_to_numpy(model.get_layer("task_0").kernel),
+    )
