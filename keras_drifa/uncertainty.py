@@ -35,10 +35,18 @@ DEFAULT_NUM_BINS = 15
 NLL_EPSILON = 1e-12
 
 
+# More bins than this leave nearly every bin empty, and the per-bin arrays would be large.
+MAX_NUM_BINS = 100_000
+
+
 def _check_num_bins(fn, num_bins):
-    if isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer)) or num_bins < 1:
-        raise ValueError(f"{fn}: `num_bins` must be an integer >= 1; received {num_bins!r}.")
-    return int(num_bins)
+    num_bins = _checks.positive_int(fn, "num_bins", num_bins)
+    if num_bins > MAX_NUM_BINS:
+        raise ValueError(
+            f"{fn}: `num_bins` must be at most {MAX_NUM_BINS:,}; received num_bins={num_bins}. "
+            "Calibration is usually measured with 10 to 20 bins."
+        )
+    return num_bins
 
 
 def _entropy(probs):
@@ -237,7 +245,8 @@ def confidence_bins(confidence, num_bins):
     `keras_drifa.metrics.ExpectedCalibrationError`, so both bin identically.
     """
     inner_edges = np.arange(1, num_bins) / num_bins
-    return np.sum(np.asarray(confidence)[..., None] > inner_edges, axis=-1)
+    # The number of inner edges below each confidence, without an (examples, bins) array.
+    return np.searchsorted(inner_edges, np.asarray(confidence), side="left")
 
 
 def negative_log_likelihood(probs, labels):
