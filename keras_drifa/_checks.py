@@ -5,6 +5,7 @@ here, so `np.int64(3)` is accepted wherever `3` is, `True` is never a number, an
 names the function, the argument, the value received and what was expected.
 """
 
+import math
 import numbers
 from collections.abc import Iterable, Mapping, Sequence
 import warnings
@@ -50,17 +51,23 @@ def number(where, name, value, low=None, high=None, *, open_low=False, open_high
         else f"{'>' if open_low else '>='} {low:g}" if low is not None
         else f"{'<' if open_high else '<='} {high:g}"
     )
+    # Compared as the float returned: NumPy compares np.float32(0.24) >= 0.24 in float32.
+    as_float = math.nan
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        try:
+            as_float = float(value)
+        except OverflowError:  # a Python int beyond the float range
+            pass
     inside = (
-        isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-        and not np.isnan(value)
-        and (low is None or (value > low if open_low else value >= low))
-        and (high is None or (value < high if open_high else value <= high))
+        not math.isnan(as_float)
+        and (low is None or (as_float > low if open_low else as_float >= low))
+        and (high is None or (as_float < high if open_high else as_float <= high))
     )
     if not inside:
         raise ValueError(
             f"{where}: `{name}` must be a number {interval}; received {name}={value!r}."
         )
-    return float(value)
+    return as_float
 
 
 def seed(where, value, name="seed"):
@@ -191,10 +198,10 @@ def probabilities(fn, arg, probs, *, min_rank=2, max_rank=None):
             f"{fn}: `{arg}` has shape {array.shape} (rank {array.ndim}); expected "
             f"{shape_hint}{advice}."
         )
-    if array.shape[-2] < 1 or array.shape[-1] < 1:
+    if array.size == 0:
         raise ValueError(
             f"{fn}: `{arg}` has shape {array.shape}; expected at least one example and one "
-            "class."
+            "class" + (" (and at least one sample on every sample axis)." if array.ndim > 2 else ".")
         )
     if not np.all(np.isfinite(array)):
         index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])

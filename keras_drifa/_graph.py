@@ -35,6 +35,16 @@ def all_layers(model):
     return list(model._flatten_layers(include_self=True))
 
 
+def seed_variables(model):
+    """The states of the model's random seed generators (dropout masks, MC dropout's
+    sampling switches): its `variables` that are not `weights`, in `variables` order.
+
+    Keras keeps them out of `weights`, so `set_weights`, `save_weights` and saved files
+    leave them as they are."""
+    weights = {id(v) for v in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
+
+
 def functional(model):
     """The functional graph of a functional or built Sequential model, else `None`."""
     if isinstance(model, keras.Sequential):

@@ -55,6 +55,9 @@ def confidence_bins(confidence, num_bins, xp=np, dtype="float64"):
         dtype: the dtype of the edges: the confidences' dtype in a Keras metric.
     """
     inner_edges = xp.arange(1, num_bins, dtype=dtype) / num_bins
+    if xp is np:
+        # The number of inner edges below each confidence, without an (examples, bins) array.
+        return np.searchsorted(inner_edges, np.asarray(confidence), side="left")
     above = xp.greater(xp.expand_dims(confidence, -1), inner_edges)
     return xp.sum(xp.where(above, 1, 0), axis=-1)
 

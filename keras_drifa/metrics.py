@@ -126,7 +126,16 @@ class ExpectedCalibrationError(keras.metrics.Metric):
             return
         _checks.probabilities("ExpectedCalibrationError", "y_pred", probs, max_rank=2)
         if len(ops.shape(y_true)) == 2 and ops.shape(y_true)[-1] == num_classes > 1:
-            return  # one-hot (or smoothed) rows: their argmax is a class
+            # One-hot (or smoothed) rows: their arg-max is a class, unless a value is NaN.
+            rows = _backend.concrete_value(y_true)
+            if rows is not None and not np.all(np.isfinite(np.asarray(rows, np.float64))):
+                index = tuple(int(i) for i in np.argwhere(~np.isfinite(np.asarray(rows, np.float64)))[0])
+                raise ValueError(
+                    f"ExpectedCalibrationError: `y_true` has the non-finite value "
+                    f"{np.asarray(rows)[index]} at index {index}; expected one-hot rows or "
+                    "class indices."
+                )
+            return
         indices = np.asarray(indices, np.float64)
         bad = ~np.isfinite(indices) | (indices != np.round(indices)) | (indices < 0) | (
             indices >= num_classes

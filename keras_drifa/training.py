@@ -1,10 +1,12 @@
 """Training recipes: the paper's schedule, and several seeds without recompiling."""
 
 import keras
-from keras import ops
+import numpy as np
+from keras import ops, tree
 
-from keras_drifa import _checks
+from keras_drifa import _checks, _graph
 from keras_drifa.callbacks.batch_norm_recalibration import BatchNormRecalibration
+from keras_drifa.mc_sampling import mc_dropout_layers
 
 
 def paper_schedule(recalibration_data, patience=5, min_learning_rate=1e-5, batch_size=32):
@@ -55,10 +57,12 @@ class SeededRuns:
     Compiling a DRIFA-Net's train, test and predict functions takes far longer than a
     short training on TensorFlow and JAX, and a new model object compiles its own. To
     repeat an experiment over seeds, keep one compiled model and call `start(seed)`
-    before each run: the weights become those a fresh build draws under `seed` (a new
-    model from the model's config, never compiled) and the optimizer's state
-    (step count, moments, learning rate) returns to what it was when `SeededRuns` was
-    created. The model's compiled functions are reused.
+    before each run: the weights and the states of the dropout layers' seed generators
+    become those a fresh build draws under `seed` (a new model from the model's config,
+    never compiled) and the optimizer's state (step count, moments, learning rate)
+    returns to what it was when `SeededRuns` was created. The model's compiled functions
+    are reused. A run then depends on its seed only: not on the runs before it in the
+    process, nor on when or under which seed the model was built.
 
     Args:
         model: a compiled functional `keras.Model` that has not trained yet (its
@@ -85,6 +89,7 @@ class SeededRuns:
             )
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
+        _build_loss_and_metrics(model)
         self.model = model
         self._optimizer_state = [ops.convert_to_numpy(v) for v in model.optimizer.variables]
 
@@ -92,13 +97,44 @@ class SeededRuns:
         """Fresh initial weights drawn under `seed` and the optimizer's initial state.
 
         Also calls `keras.utils.set_random_seed(seed)`, so dropout masks and data
-        shuffling of the run that follows are reproducible too.
+        shuffling of the run that follows are reproducible too. MC dropout's sampling
+        switches (`keras_drifa.mc_sampling`) keep their state.
         """
         seed = _checks.positive_int("SeededRuns.start", "seed", seed, minimum=0)
         keras.utils.set_random_seed(seed)
         fresh = type(self.model).from_config(self.model.get_config())
         self.model.set_weights(fresh.get_weights())
+        # Dropout layers draw their seed generators' initial states from Python's `random`
+        # when they are built; `set_weights` leaves those states as they are. On JAX and
+        # TensorFlow the masks come from them (PyTorch's unseeded dropout draws from
+        # torch's global generator, which `set_random_seed` seeds).
+        for variable, state in zip(_dropout_seeds(self.model), _dropout_seeds(fresh)):
+            variable.assign(state)
         for variable, value in zip(self.model.optimizer.variables, self._optimizer_state):
             variable.assign(value)
         keras.utils.set_random_seed(seed)
         return self.model
+
+
+def _dropout_seeds(model):
+    """The model's seed-generator states but MC dropout's sampling switches."""
+    switches = {id(layer.sampling_switch.state) for layer in mc_dropout_layers(model)}
+    return [v for v in _graph.seed_variables(model) if id(v) not in switches]
+
+
+def _build_loss_and_metrics(model):
+    """Builds the compiled loss and metrics now. The first `fit` would otherwise build them
+    from a batch it takes off a data iterator made for the purpose, whose shuffling draws
+    from the global generators that `set_random_seed` has just seeded: the first run
+    would shuffle differently from every later run under the same seed."""
+    outputs = model.outputs if len(model.outputs) > 1 else model.output
+    # One example of zeros per output: only the structure and the shapes matter.
+    y = tree.map_structure(
+        lambda t: np.zeros(
+            (1,) + tuple(d or 1 for d in t.shape[1:]), keras.backend.standardize_dtype(t.dtype)
+        ),
+        outputs,
+    )
+    model.compute_loss(x=None, y=y, y_pred=y)
+    model.compute_metrics(x=None, y=y, y_pred=y, sample_weight=None)
+    model.reset_metrics()

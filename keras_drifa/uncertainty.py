@@ -35,10 +35,18 @@ DEFAULT_NUM_BINS = 15
 NLL_EPSILON = 1e-12
 
 
+# More bins than this leave nearly every bin empty, and the per-bin arrays would be large.
+MAX_NUM_BINS = 100_000
+
+
 def _check_num_bins(fn, num_bins):
-    if isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer)) or num_bins < 1:
-        raise ValueError(f"{fn}: `num_bins` must be an integer >= 1; received {num_bins!r}.")
-    return int(num_bins)
+    num_bins = _checks.positive_int(fn, "num_bins", num_bins)
+    if num_bins > MAX_NUM_BINS:
+        raise ValueError(
+            f"{fn}: `num_bins` must be at most {MAX_NUM_BINS:,}; received num_bins={num_bins}. "
+            "Calibration is usually measured with 10 to 20 bins."
+        )
+    return num_bins
 
 
 def _entropy(probs):

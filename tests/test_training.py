@@ -1,11 +1,16 @@
 """keras_drifa.training: the paper's schedule and SeededRuns."""
 
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
-from drifa_testing import RUN_EAGERLY
+from drifa_testing import BACKEND, RUN_EAGERLY
 
 from keras_drifa.callbacks import BatchNormRecalibration
+from keras_drifa.layers import MCDropout
 from keras_drifa.training import SeededRuns, paper_schedule
 
 
@@ -67,3 +72,75 @@ def test_seeded_runs_reproduce_a_fresh_build_and_reset_the_optimizer():
         runs.start(None)
     with pytest.raises(ValueError, match="SeededRuns: model must be a compiled keras.Model"):
         SeededRuns(small_model())
+
+
+def dropout_model():
+    """Two kinds of dropout, each with a seed generator built unseeded (from Python's
+    `random`, whose state differs from process to process)."""
+    inputs = keras.Input((4,), name="x")
+    hidden = keras.layers.Dense(16, activation="relu", name="dense")(inputs)
+    hidden = MCDropout(0.5, name="mc_dropout")(hidden)
+    hidden = keras.layers.Dropout(0.5, name="dropout")(hidden)
+    return keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="out")(hidden))
+
+
+def test_a_seeded_run_depends_on_its_seed_only():
+    """The dropout masks of `start(1)` are those of a fresh build under seed 1, whatever
+    ran before: the runs before it have advanced the seed generators' states, which
+    `set_weights` leaves alone. MC dropout's sampling switch keeps its state."""
+    model = dropout_model()
+    model.compile(optimizer="adam", loss="categorical_crossentropy", run_eagerly=RUN_EAGERLY)
+    runs = SeededRuns(model)
+    x, y = _data(64)
+    trained = []
+    for seed in (1, 0, 1):
+        runs.start(seed)
+        model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+        trained.append([w.copy() for w in model.get_weights()])
+    for a, b in zip(trained[0], trained[2]):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(trained[0], trained[1]))
+    switch = model.get_layer("mc_dropout")
+    switch.set_sampling(True)
+    runs.start(0)
+    assert switch.sampling
+
+
+# A tiny DRIFA-Net built before any seed is set (as examples/quickstart.py does), then
+# trained with SeededRuns: two processes must end with the same weights, bit for bit.
+SAME_SEED_SCRIPT = """
+import hashlib
+import keras, numpy as np
+import keras_drifa
+from keras_drifa.training import SeededRuns
+model = keras_drifa.build_model(input_shape=(8, 8, 3), num_classes=(2, 3), widths=(4,),
+                                blocks_per_stage=(1,))
+model.compile(optimizer="adam", loss="categorical_crossentropy",
+              run_eagerly=keras.backend.backend() == "tensorflow")
+rng = np.random.default_rng(0)
+xs = [rng.random((32, 8, 8, 3), dtype=np.float32) for _ in range(2)]
+ys = [np.eye(2, dtype="float32")[rng.integers(0, 2, 32)],
+      np.eye(3, dtype="float32")[rng.integers(0, 3, 32)]]
+SeededRuns(model).start(0)
+model.fit(xs, ys, epochs=2, batch_size=8, shuffle=True, verbose=0)
+digest = hashlib.sha256(b"".join(np.asarray(w).tobytes() for w in model.get_weights()))
+print("weights", digest.hexdigest())
+"""
+
+
+def test_same_seed_gives_the_same_weights_in_two_processes():
+    """Issue 21: two same-seed runs of the demo on JAX printed different numbers. The cause
+    was the dropout seed generators' states, drawn from Python's unseeded `random` when
+    the models were built; `SeededRuns.start` now resets them."""
+    env = dict(os.environ, KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="3")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+
+    def run():
+        result = subprocess.run([sys.executable, "-c", SAME_SEED_SCRIPT], env=env, timeout=300,
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return [line for line in result.stdout.splitlines() if line.startswith("weights")]
+
+    first = run()
+    assert len(first) == 1 and first == run()

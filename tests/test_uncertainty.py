@@ -218,7 +218,7 @@ def test_calibration_functions_reject_bad_probabilities_and_labels(fn):
 
 def test_other_bad_arguments():
     probs = np.array([[0.7, 0.3], [0.2, 0.8]])
-    with pytest.raises(ValueError, match="`num_bins` must be an integer >= 1; received 0"):
+    with pytest.raises(ValueError, match="`num_bins` must be an integer >= 1; received num_bins=0"):
         uncertainty.expected_calibration_error(probs, [0, 1], num_bins=0)
     with pytest.raises(ValueError, match=r"`uncertainty` has shape \(3,\); expected \(2,\)"):
         uncertainty.misclassification_auroc(probs, [0, 1], np.ones(3))

@@ -207,15 +207,9 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             _move_into_place(partial, metadata)
 
 
-def _seed_variables(model):
-    """The model's seed-generator states: its `variables` that are not `weights`."""
-    weights = {id(v) for v in model.weights}
-    return [v for v in model.variables if id(v) not in weights]
-
-
 def _seed_states(model):
     """The states of the model's seed generators (a collective read on JAX)."""
-    return [keras.ops.convert_to_numpy(v.value) for v in _seed_variables(model)]
+    return [keras.ops.convert_to_numpy(v.value) for v in _graph.seed_variables(model)]
 
 
 def _restore_seed_states(model, weights_file):
@@ -225,7 +219,7 @@ def _restore_seed_states(model, weights_file):
         states = np.asarray(f.attrs[SEED_STATES_ATTRIBUTE])
         rng = f.attrs.get(GLOBAL_RNG_ATTRIBUTE)
         python_random = f.attrs.get(PYTHON_RANDOM_ATTRIBUTE)
-    variables = _seed_variables(model)
+    variables = _graph.seed_variables(model)
     if len(states) != len(variables):
         raise ValueError(
             f"BackupAndRestore: the backup in {os.path.dirname(weights_file)!r} holds the "

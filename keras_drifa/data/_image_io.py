@@ -1,5 +1,7 @@
 """Reading, resizing and channel conversion of images with Pillow (the `data` extra)."""
 
+import os
+import stat
 import struct
 
 import numpy as np
@@ -39,12 +41,34 @@ def read_errors(Image):
     return (OSError, ValueError, SyntaxError, EOFError, struct.error, Image.DecompressionBombError)
 
 
+def file_kind(path):
+    """What `path` is when it exists but is not a regular file ("a directory", "a FIFO
+    (named pipe)", ...), following links; `None` for a regular file or no file at all."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    kinds = (
+        (stat.S_ISREG, None),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((kind for test, kind in kinds if test(mode)), "not a regular file")
+
+
 def read_image(path, image_size, channels, interpolation, where):
     """Reads one image file as float32 `(height, width, channels)` in [0, 1].
 
     `image_size` is `(height, width)` or `None` (keep the file's size). Raises one of
-    `read_errors(...)` when the file cannot be decoded.
+    `read_errors(...)` when the file cannot be decoded, or is not a regular file (opening
+    a FIFO waits for a writer, and a device such as /dev/zero never ends).
     """
+    kind = file_kind(path)
+    if kind is not None:
+        raise OSError(f"it is {kind}, not an image file")
     Image, ImageOps = pillow(where)
     with Image.open(path) as image:
         if image_size is not None and image.format == "JPEG":

@@ -63,22 +63,24 @@ def check_extensions(where, extensions):
     return tuple(e.lower() for e in extensions)
 
 
-def _existing(where, name, path, kind, exists, other):
+def _existing(where, name, path, kind, exists):
     path = _checks.path(where, name, path)
     if not exists(path):
+        other = (_image_io.file_kind(path) or "a file") if os.path.exists(path) else None
         raise FileNotFoundError(
             f"{where}: {name} {path!r} is not an existing {kind}"
-            + (f" (it is a {other})." if os.path.exists(path) else ".")
+            + (f" (it is {other})." if other else ".")
         )
     return path
 
 
 def existing_directory(where, name, path):
-    return _existing(where, name, path, "directory", os.path.isdir, "file")
+    return _existing(where, name, path, "directory", os.path.isdir)
 
 
 def existing_file(where, name, path):
-    return _existing(where, name, path, "file", os.path.isfile, "directory")
+    """A regular file (or a link to one): a FIFO or a device would block or never end."""
+    return _existing(where, name, path, "file", os.path.isfile)
 
 
 def read_all(

@@ -270,9 +270,9 @@ class _FileIndex:
         for directory in directories:
             with os.scandir(directory) as listing:
                 entries = sorted(listing, key=lambda e: e.name)
+            # Not only regular files: an id naming a directory, a FIFO or a device is
+            # refused when read, with its name, rather than reported as missing.
             for entry in entries:
-                if not entry.is_file():
-                    continue
                 self.by_name.setdefault(entry.name, entry.path)
                 stem, extension = os.path.splitext(entry.name)
                 if extension.lower() in extensions:

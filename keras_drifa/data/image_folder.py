@@ -196,12 +196,11 @@ def _image_files(where, directory, class_names, pattern, extensions):
             raise ValueError(
                 f"{where}: pattern {pattern!r} is not a valid glob pattern: {error}."
             ) from error
-        # A broken link is kept, so that reading it fails with its name.
+        # Everything named like an image but a directory (whose images the pattern finds)
+        # is kept: a broken link, a FIFO or a device then fails with its name when read,
+        # instead of leaving a silent gap.
         files = sorted(
-            str(path)
-            for path in found
-            if path.suffix.lower() in extensions
-            and (path.is_file() or (path.is_symlink() and not path.exists()))
+            str(path) for path in found if path.suffix.lower() in extensions and not path.is_dir()
         )
         if not files:
             raise ValueError(

@@ -61,15 +61,17 @@ def concat_pool(features, modality_names, dropout):
     """Concatenate the branches, MC dropout, global average pooling: the fused vector.
 
     When the branches' final maps differ in size (modalities of different resolutions),
-    they cannot be concatenated as maps; each is then dropped out and pooled on its own
-    before concatenation, which is the same computation because dropout acts element-wise
-    and the pooling per channel.
+    or their sizes are unknown until call time (`input_shape=(None, None, channels)`, where
+    each call may bring other sizes per modality), they cannot be concatenated as maps;
+    each is then dropped out and pooled on its own before concatenation, which is the same
+    computation because dropout acts element-wise and the pooling per channel.
     """
     if len(features) == 1:
         return keras.layers.GlobalAveragePooling2D(name=FUSION_POOL)(
             dropout(features[0], FUSION_DROPOUT)
         )
-    if len({tuple(x.shape[1:3]) for x in features}) == 1:
+    sizes = {_spatial_size(x) for x in features}
+    if len(sizes) == 1 and None not in next(iter(sizes)):
         fused = keras.layers.Concatenate(name=FUSION_CONCAT)(features)
         return keras.layers.GlobalAveragePooling2D(name=FUSION_POOL)(dropout(fused, FUSION_DROPOUT))
     pooled = [
@@ -77,3 +79,9 @@ def concat_pool(features, modality_names, dropout):
         for m, x in zip(modality_names, features)
     ]
     return keras.layers.Concatenate(name=FUSION_POOL)(pooled)
+
+
+def _spatial_size(x):
+    """A feature map's (height, width), `None` where unknown until call time."""
+    shape = tuple(x.shape)
+    return shape[2:4] if keras.config.image_data_format() == "channels_first" else shape[1:3]

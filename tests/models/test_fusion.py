@@ -96,6 +96,36 @@ def test_modalities_whose_maps_differ_in_size(fusion):
     assert [o.shape for o in _numpy(model(xs, training=False))] == [(2, 2), (2, 3)]
 
 
+# JAX compiles every eager operation once per new shape: there one fusion, the default.
+@pytest.mark.parametrize(
+    "fusion",
+    ["drifa"] + [
+        pytest.param(f, marks=pytest.mark.skipif(
+            keras.backend.backend() == "jax", reason="new shapes compile each operation on JAX"
+        ))
+        for f in ("concat", "mlp", "gated")
+    ],
+)
+def test_unknown_sizes_take_other_sizes_per_modality_at_every_call(fusion):
+    """`input_shape=(None, None, channels)`: each call may bring other sizes per modality, so
+    the head pools each branch before concatenating, and with equal sizes that is the
+    computation of a fixed-size model (concatenated maps, pooled) with the same weights."""
+    unknown = keras_drifa.build_model(
+        fusion=fusion, **dict(SMALL, input_shape=(None, None, 3), widths=(4, 8), blocks_per_stage=(1, 1))
+    )
+    rng = np.random.default_rng(0)
+    for sizes in ([(16, 16), (32, 24)], [(24, 8), (16, 16)]):
+        xs = [rng.random((2, h, w, 3), dtype=np.float32) for h, w in sizes]
+        assert [o.shape for o in _numpy(unknown(xs, training=False))] == [(2, 2), (2, 3)]
+    fixed = keras_drifa.build_model(
+        fusion=fusion, **dict(SMALL, widths=(4, 8), blocks_per_stage=(1, 1))
+    )
+    fixed.set_weights(unknown.get_weights())
+    xs, _ = batch(fixed, 2)
+    for a, b in zip(_numpy(unknown(xs, training=False)), _numpy(fixed(xs, training=False))):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("fusion", ["mlp", "gated", "cross_attention", "transformer"])
 @pytest.mark.parametrize("units", [None, 6])
 def test_parameter_counts_match_the_formulas(fusion, units):
