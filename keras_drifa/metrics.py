@@ -127,7 +127,7 @@ class ExpectedCalibrationError(keras.metrics.Metric):
         _checks.probabilities("ExpectedCalibrationError", "y_pred", probs, max_rank=2)
         if len(ops.shape(y_true)) == 2 and ops.shape(y_true)[-1] == num_classes > 1:
             # One-hot (or smoothed) rows: their arg-max is a class, unless a value is NaN.
-            rows = _backend.concrete_value(y_true)
+            rows = compilation.concrete_value(y_true)
             if rows is not None and not np.all(np.isfinite(np.asarray(rows, np.float64))):
                 index = tuple(int(i) for i in np.argwhere(~np.isfinite(np.asarray(rows, np.float64)))[0])
                 raise ValueError(
