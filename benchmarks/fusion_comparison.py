@@ -1,8 +1,9 @@
 """DRIFA-Net against the fusion baselines and its own ablations, on the synthetic tasks.
 
-Run (the default size: 600 image pairs per data set at 32x32, 5 epochs, 3 seeds, sized for
-about 30 minutes or less on a 2-core CPU machine, README gives the measured time; PyTorch
-compiles nothing first, so it is the fastest backend on a CPU):
+Run (the default size: 800 image pairs per data set at 64x64, 6 epochs, 3 seeds, sized
+from the demo's training times for about 20 to 30 minutes on a quiet 2-core CPU machine;
+README says what has been measured. PyTorch compiles nothing first, so it is the fastest
+backend on a CPU):
 
     KERAS_BACKEND=torch python benchmarks/fusion_comparison.py
 
@@ -26,9 +27,8 @@ Each data set is split 65/15/20 (train/validation/test, stratified on the fused 
 
 The recipe, one for every model and task, fixed before the first run and never changed
 after looking at results (the demo's recipe, which was fixed on the demo's validation
-split, with 5 epochs instead of 6 for time; the validation split of each run picks its
-kept epoch): Adam, learning rate 2e-3, batch 32, 5 epochs, categorical cross-entropy
-per head, batch-norm momentum 0.9, and `keras_drifa.training.paper_schedule` (batch-norm
+split; the validation split of each run picks its kept epoch): Adam, learning rate 2e-3,
+batch 32, 6 epochs, categorical cross-entropy per head, batch-norm momentum 0.9, and `keras_drifa.training.paper_schedule` (batch-norm
 recalibration on 256 training inputs, learning rate x0.2 after 2 epochs without a lower
 validation loss, the weights of the epoch with the lowest validation loss kept). Every
 model is compiled once and trained from scratch per seed (`SeededRuns`), seeds 0, 1, ...
@@ -41,7 +41,7 @@ the verdicts are also written to `<output>/fusion_comparison.json` and
 `<output>/fusion_comparison.csv` (rewritten after every model, so an interrupted run
 leaves the runs it finished; `"complete": false` in the JSON until the end).
 
-For a GPU, raise the sizes: e.g. `--samples 4000 --image-size 64 --epochs 20 --seeds 5`.
+For a GPU, raise the sizes: e.g. `--samples 4000 --epochs 20 --seeds 5 --widths 32 64 128`.
 """
 
 import argparse
@@ -76,14 +76,14 @@ MODALITIES = ("cytology", "dermoscopy")
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3, help="training runs per model and task")
-    parser.add_argument("--samples", type=int, default=600, help="image pairs per data set")
-    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--samples", type=int, default=800, help="image pairs per data set")
+    parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--noise", type=float, default=0.5, help="pixel noise of the images")
     parser.add_argument("--widths", type=int, nargs="+", default=[16, 32, 64],
                         help="filters per stage (one RRA block each)")
     parser.add_argument("--fusion-units", type=int, default=None,
                         help="width of the baselines' fusion heads (default: the last width)")
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--models", nargs="+", default=None,
