@@ -34,7 +34,9 @@ def test_short_run_prints_verdicts_and_writes_every_figure(tmp_path, capsys):
     for task in ("cytology_class", "dermoscopy_class", "pair_class"):
         assert f"\n{task}" in out
     assert out.count("verdict: DRIFA-Net ") == 3
-    assert "Verdicts (accuracy over seeds): cytology_class: DRIFA-Net " in out
+    assert ("Verdicts against the mlp fusion baseline (accuracy over seeds): cytology_class: "
+            "DRIFA-Net ") in out
+    assert out.count(" against the mlp fusion baseline (accuracy ") == 3
     assert out.count("random weights") >= 4 and "a flat map" in out
     # Calibration: every model and task, before and after, and the ensemble's.
     assert out.count("predicted classes changed: ") == 2 * 3 + 3
