@@ -59,6 +59,7 @@ import keras_drifa  # noqa: E402
 from keras_drifa import data as drifa_data  # noqa: E402
 from keras_drifa.evaluation import classification_metrics, compare_runs, runs_table  # noqa: E402
 from keras_drifa.models import ABLATIONS, FUSIONS  # noqa: E402
+from keras_drifa.models.fusion import WIDE_FUSIONS  # noqa: E402
 from keras_drifa.training import SeededRuns, paper_schedule  # noqa: E402
 
 REFERENCE = "DRIFA-Net"
@@ -115,8 +116,7 @@ def build(kwargs, data, args, name):
         batch_norm_momentum=0.9,
         name=name.replace(" ", "_").replace("-", "_").lower(),
         **({"fusion_units": args.fusion_units}
-           if args.fusion_units and kwargs.get("fusion", "drifa") not in ("drifa", "concat")
-           else {}),
+           if args.fusion_units and kwargs.get("fusion") in WIDE_FUSIONS else {}),
         **kwargs,
     )
 
