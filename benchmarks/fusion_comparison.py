@@ -241,7 +241,7 @@ def report(results, params, same_as):
     """Prints a table and the verdicts per task; returns the verdicts."""
     verdicts = {task: verdicts_for(task_runs) for task, task_runs in results.items()}
     for task, task_runs in results.items():
-        print("\n" + task_table(task, task_runs, params))
+        print("\n" + task_table(task, task_runs, params[task]))
         if not verdicts[task]:
             print(f"verdicts: none ({REFERENCE} not trained, or fewer than two seeds)")
         for name, (verdict, difference, error) in verdicts[task].items():
@@ -280,7 +280,7 @@ def write_outputs(path, args, results, params, same_as, seconds, complete):
             for name, runs in task_runs.items():
                 for seed, run in enumerate(runs):
                     writer.writerow([task, name, seed, run["accuracy"], run["f1"], run["ece"],
-                                     params[name]])
+                                     params[task][name]])
     return summary
 
 
@@ -295,10 +295,11 @@ def run(args):
               f"{len(split[2])} test pairs of {args.image_size}x{args.image_size} images; tasks "
               f"{list(labels)}; models {list(models)}", flush=True)
         for name, model in models.items():
-            params[name] = model.count_params()
             for seed_run in train_over_seeds(model, args, data, labels, split):
                 for task, metrics in seed_run.items():
                     results.setdefault(task, {}).setdefault(name, []).append(metrics)
+                    # Per task: the heads, and so the counts, differ between data sets.
+                    params.setdefault(task, {})[name] = model.count_params()
             write_outputs(args.output, args, results, params, same_as,
                           time.perf_counter() - start, complete=False)
     report(results, params, same_as)
