@@ -3,6 +3,7 @@ and scores, writes every figure, and its Grad-CAM maps are not flat."""
 
 import importlib.util
 import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -34,7 +35,10 @@ def test_short_run_prints_verdicts_and_writes_every_figure(tmp_path, capsys):
     for task in ("cytology_class", "dermoscopy_class", "pair_class"):
         assert f"\n{task}" in out
     assert out.count("verdict: DRIFA-Net ") == 3
-    assert "Verdicts (accuracy over seeds): cytology_class: DRIFA-Net " in out
+    assert ("Verdicts against the mlp fusion baseline (accuracy over seeds): cytology_class: "
+            "DRIFA-Net ") in out
+    assert len(re.findall(r"verdict: DRIFA-Net .+ against the mlp fusion baseline \(accuracy [+-]",
+                          out)) == 3
     assert out.count("random weights") >= 4 and "a flat map" in out
     # Calibration: every model and task, before and after, and the ensemble's.
     assert out.count("predicted classes changed: ") == 2 * 3 + 3
