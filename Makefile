@@ -34,7 +34,7 @@ venv: $(BIN)/.installed
 KERAS_MATRIX ?= oldest newest
 KERAS_MIN_VENV := .venv-keras-min
 KERAS_MIN_CONSTRAINTS := requirements/constraints-keras-min.txt
-KERAS_MATRIX_TESTS := tests/layers tests/models/test_drifa_net.py tests/test_ensemble.py tests/explain tests/data
+KERAS_MATRIX_TESTS := tests/layers tests/models/test_drifa_net.py tests/ensemble tests/explain tests/data
 # Left out of the oldest run: a test that loads weights under the two other backends (the
 # environment has PyTorch only), and two tests whose reference, keras.ops.image.resize,
 # needs torchvision on PyTorch in older Keras (3.8 still does; keras-drifa never calls it).

@@ -2,7 +2,8 @@
 
 Grad-CAM, Monte Carlo sampling, `plot_embeddings`, the backbone copies and batch-norm
 recalibration all need to walk a functional model's graph or every layer inside a model,
-which Keras 3 has no public API for. Everything they need is here, built on these private
+which Keras 3 has no public API for; Grad-CAM and the ensemble's sampler both cut a graph
+in two with `split`. Everything they need is here, built on these private
 Keras attributes (and nothing else private):
 
 - `Layer._flatten_layers(include_self=True)`: every layer inside a model, nested layers
@@ -153,3 +154,58 @@ def call_arguments(node, values):
     """`(args, kwargs)` of `node`'s call with every symbolic input tensor `t` replaced by
     `values[id(t)]`, to call another layer the way the node's layer was called."""
     return node.arguments.fill_in(values)
+
+
+class Split:
+    """A functional graph cut in two by `split`.
+
+    Attributes:
+        head: `keras.Model` from the model's inputs to every tensor the tail reads.
+        tail: `keras.Model` from those tensors to the outputs. Its inputs are the cut
+            tensors `at` first, in their order, then every other tensor that the rest of
+            the graph reads from the head's part (model inputs included), in the order it
+            first needs them.
+    """
+
+    def __init__(self, head, tail):
+        self.head = head
+        self.tail = tail
+
+
+def split(model, at, outputs=None):
+    """Cuts the functional graph of `model` at the symbolic tensors `at`.
+
+    The head runs every layer call that `at` depend on (and the input layers); the tail
+    runs the other calls that `outputs` need. Both are sub-models sharing the model's
+    layers and weights (Keras functional models accept intermediate tensors as inputs),
+    and `tail(head(inputs))` computes `outputs` with every layer running once. A fusion
+    graph is not a chain: the tail may read several tensors of the head's part besides
+    `at` (other branches, model inputs), and they become tail inputs too. The head's part
+    is exactly what `at` depend on, so when no tensor of `at` depends on another, no tail
+    input depends on one of `at`: a gradient with respect to one of them, the other tail
+    inputs held fixed, is the total derivative with the model inputs held fixed.
+
+    Args:
+        model: a functional (or built Sequential) `keras.Model`.
+        at: symbolic tensors of its graph.
+        outputs: the tail's outputs, symbolic tensors of the graph in any structure;
+            default: the model's outputs, in their structure.
+
+    Returns:
+        A `Split` with the `head` and `tail` models.
+    """
+    graph = functional(model)
+    if outputs is None:
+        outputs = graph.output
+    head_part = set(topological_nodes(at))
+    head_part.update(producer(t) for t in graph.inputs)
+    at_ids = {id(t) for t in at}
+    cut = list(at) + [
+        t
+        for t in boundary(keras.tree.flatten(outputs), lambda node: node in head_part)
+        if id(t) not in at_ids
+    ]
+    return Split(
+        head=keras.Model(list(graph.inputs), cut, name=f"{model.name}_head"),
+        tail=keras.Model(cut, outputs, name=f"{model.name}_tail"),
+    )
