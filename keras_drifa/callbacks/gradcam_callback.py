@@ -13,8 +13,7 @@ import numpy as np
 
 from keras_drifa import _checks, distributed
 from keras_drifa.backend import rng as backend_rng
-from keras_drifa.explain._methods import METHODS
-from keras_drifa.explain.gradcam import GradCAM
+from keras_drifa.explain.gradcam import GradCAM, check_method
 from keras_drifa.explain.overlay import overlay
 
 
@@ -109,13 +108,9 @@ class GradCAMCallback(keras.callbacks.Callback):
         super().__init__()
         if not isinstance(log_dir, (str, os.PathLike)):
             raise ValueError(
-                f"GradCAMCallback: log_dir must be a path; received {log_dir!r}."
+                f"GradCAMCallback: `log_dir` must be a path; received log_dir={log_dir!r}."
             )
-        if not _checks.is_int(every_n_epochs) or every_n_epochs < 1:
-            raise ValueError(
-                "GradCAMCallback: every_n_epochs must be a positive integer; received "
-                f"{every_n_epochs!r}."
-            )
+        every_n_epochs = _checks.positive_int("GradCAMCallback", "every_n_epochs", every_n_epochs)
         if importlib.util.find_spec("matplotlib") is None:
             raise ImportError(
                 "GradCAMCallback draws its figures with matplotlib: "
@@ -123,9 +118,9 @@ class GradCAMCallback(keras.callbacks.Callback):
             )
         self.inputs = inputs
         self.log_dir = os.fspath(log_dir)
-        self.every_n_epochs = int(every_n_epochs)
+        self.every_n_epochs = every_n_epochs
         self.task = task
-        self.method = method
+        self.method = check_method("GradCAMCallback", method)
         self.labels = None if labels is None else self._label_array(labels)
         self.tensorboard = _checks.boolean("GradCAMCallback", "tensorboard", tensorboard)
         self._write_tensorboard = self.tensorboard and (
@@ -133,10 +128,6 @@ class GradCAMCallback(keras.callbacks.Callback):
         )
         self._cam = None
         self._writer = None
-        if method not in METHODS:
-            raise ValueError(
-                f"GradCAMCallback: method must be one of {METHODS}; received {method!r}."
-            )
 
     @staticmethod
     def _label_array(labels):
@@ -197,7 +188,7 @@ class GradCAMCallback(keras.callbacks.Callback):
         if self._cam is None or self._cam.model is not self.model:
             self._prepare()
         cam, arrays, task = self._cam, self._arrays, self._task
-        probabilities = cam._predict(arrays, task).astype(np.float64)
+        probabilities = cam.predict(arrays, task).astype(np.float64)
         predicted = np.argmax(probabilities, axis=-1)
         maps = cam(arrays, task=task, class_index=predicted, verbose=0)
         if isinstance(maps, tuple):  # an ensemble: (mean, std) over its members

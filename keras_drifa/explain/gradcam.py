@@ -7,11 +7,12 @@ import keras
 import numpy as np
 
 from keras_drifa import _checks
-from keras_drifa.backend import gradients as backend_gradients
 from keras_drifa._progress import progress_bar
-from keras_drifa.explain._graph import ExplainedGraph
+from keras_drifa.backend import gradients as backend_gradients
+from keras_drifa.ensemble import MCDropoutEnsemble
 from keras_drifa.explain._methods import METHODS, class_activation_maps, normalise
 from keras_drifa.explain._resize import resize_bilinear
+from keras_drifa.explain.targets import ExplainedGraph
 from keras_drifa.mc_sampling import mc_dropout_layers, mc_sampling
 
 
@@ -47,6 +48,15 @@ def _explained_graph(model, target_layers):
     if key not in cache:
         cache[key] = ExplainedGraph(model, target_layers, caller="GradCAM")
     return cache[key]
+
+
+def check_method(where, method):
+    """`method` if it is one of `METHODS`, else a `ValueError` naming `where`."""
+    if method not in METHODS:
+        raise ValueError(
+            f"{where}: `method` must be one of {METHODS}; received method={method!r}."
+        )
+    return method
 
 
 class GradCAMResult(dict):
@@ -167,21 +177,14 @@ class GradCAM:
 
     def __init__(self, model, target_layers=None, method="gradcam", num_samples=None,
                  batch_size=32):
-        if method not in METHODS:
-            raise ValueError(f"GradCAM: method must be one of {METHODS}; received {method!r}.")
-        if num_samples is not None and (not _checks.is_int(num_samples) or num_samples < 2):
-            raise ValueError(
-                "GradCAM: num_samples must be None or an integer >= 2 (a standard deviation "
-                f"needs two samples); received {num_samples!r}."
-            )
-        if not _checks.is_int(batch_size) or batch_size < 1:
-            raise ValueError(
-                f"GradCAM: batch_size must be a positive integer; received {batch_size!r}."
-            )
-        from keras_drifa.ensemble import MCDropoutEnsemble
-
-        members = list(model.members) if isinstance(model, MCDropoutEnsemble) else [model]
-        if isinstance(model, MCDropoutEnsemble) and not model._routing.in_order:
+        check_method("GradCAM", method)
+        if num_samples is not None:
+            # A standard deviation needs two samples.
+            num_samples = _checks.positive_int("GradCAM", "num_samples", num_samples, minimum=2)
+        batch_size = _checks.positive_int("GradCAM", "batch_size", batch_size)
+        ensemble = isinstance(model, MCDropoutEnsemble)
+        members = list(model.members) if ensemble else [model]
+        if ensemble and not model.members_in_order:
             # GradCAM feeds and reads every member in member 0's order.
             raise ValueError(
                 f"GradCAM: the members of ensemble '{model.name}' list their inputs or "
@@ -199,7 +202,7 @@ class GradCAM:
         self.model = model
         self.method = method
         self.num_samples = num_samples
-        self.batch_size = int(batch_size)
+        self.batch_size = batch_size
         self._warned_coarse = set()
         for m, target in enumerate(self.graph.targets):
             self._warn_if_coarse(m, tuple(target.shape[1:3]))
@@ -224,6 +227,28 @@ class GradCAM:
         """Maps averaged per sample: MC samples of every member (one each without MC)."""
         return len(self.graphs) * (self.num_samples or 1)
 
+    def predict(self, inputs, task=0):
+        """The probabilities that Grad-CAM explains by default (their argmax).
+
+        The model's prediction of `task`, averaged over the members of an ensemble and,
+        with `num_samples`, over that many Monte Carlo samples (MC dropout on).
+
+        Args:
+            inputs: as for calling: one array per modality, a list in input order or a
+                dict by modality name.
+            task: index or name of the output.
+
+        Returns:
+            `(batch, num_classes)` NumPy array.
+        """
+        arrays = self._input_arrays(inputs)
+        task = self._task_index(task)
+        with self._sampling():
+            return np.concatenate([
+                self._predict([a[start:start + self.batch_size] for a in arrays], task)
+                for start in range(0, arrays[0].shape[0], self.batch_size)
+            ])
+
     def __call__(self, inputs, task=0, class_index=None, verbose="auto"):
         arrays = self._input_arrays(inputs)
         task = self._task_index(task)
@@ -238,16 +263,15 @@ class GradCAM:
                         "would be blank; choose a target layer on a path to that output."
                     )
         if verbose not in ("auto", 0, 1):
-            raise ValueError(f"GradCAM: verbose must be 'auto', 0 or 1; received {verbose!r}.")
+            raise ValueError(
+                f"GradCAM: `verbose` must be 'auto', 0 or 1; received verbose={verbose!r}."
+            )
 
         starts = range(0, arrays[0].shape[0], self.batch_size)
         steps = len(starts) * self._passes
         progbar = progress_bar(steps, 0 if verbose == "auto" and steps == 1 else verbose, "pass")
-        sampling = (
-            mc_sampling(self.model) if self.num_samples is not None else contextlib.nullcontext()
-        )
         chunks, zero_gradient = [], []
-        with sampling:
+        with self._sampling():
             for start in starts:
                 stop = start + self.batch_size
                 batch = [a[start:stop] for a in arrays]
@@ -328,6 +352,12 @@ class GradCAM:
                 raw[m] = class_activation_maps(self.method, values[k], gradients[k])
                 zero |= ~np.any(gradients[k] != 0, axis=(1, 2, 3))
         return raw, zero
+
+    def _sampling(self):
+        """MC dropout on with `num_samples`, else nothing."""
+        if self.num_samples is None:
+            return contextlib.nullcontext()
+        return mc_sampling(self.model)
 
     def _predict(self, batch, task):
         """Mean predicted probabilities of `task` for one batch (a list of arrays), over the

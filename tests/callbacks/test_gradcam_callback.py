@@ -215,10 +215,10 @@ def test_does_not_import_tensorflow_without_tensorboard(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(every_n_epochs=0), r"every_n_epochs must be a positive integer; received 0"),
-        (dict(every_n_epochs="2"), r"every_n_epochs must be a positive integer; received '2'"),
-        (dict(method="cam"), r"method must be one of .*received 'cam'"),
-        (dict(log_dir=None), r"log_dir must be a path; received None"),
+        (dict(every_n_epochs=0), r"`every_n_epochs` must be an integer >= 1; received .*=0"),
+        (dict(every_n_epochs="2"), r"`every_n_epochs` must be an integer >= 1; received .*='2'"),
+        (dict(method="cam"), r"`method` must be one of .*received method='cam'"),
+        (dict(log_dir=None), r"`log_dir` must be a path; received log_dir=None"),
         (dict(labels=np.zeros((2, 2, 2))), r"labels must be integer classes"),
         (dict(labels=[0.5, 1.0]), r"labels must be integer classes"),
     ],

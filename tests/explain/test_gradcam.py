@@ -72,6 +72,18 @@ def test_predicted_class_is_the_argmax():
     )
 
 
+def test_predict_gives_the_probabilities_whose_argmax_is_explained():
+    model, x = conv_bn_gap_dense(), _image(n=5)
+    cam = GradCAM(model, batch_size=2)  # three batches
+    probabilities = cam.predict(x, task="out")
+    np.testing.assert_allclose(probabilities, model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        cam(x, verbose=0)["image"],
+        cam(x, class_index=np.argmax(probabilities, axis=-1), verbose=0)["image"],
+        atol=1e-6,
+    )
+
+
 def test_softmax_output_is_explained_by_its_logits_and_left_intact():
     softmax, linear = conv_bn_gap_dense("softmax"), conv_bn_gap_dense("linear")
     linear.set_weights(softmax.get_weights())
@@ -371,10 +383,10 @@ def test_leaves_the_model_unchanged(drifa):
         (dict(target_layers=["conv", "bn"]), r"gives 2 layers; expected 1"),
         (dict(target_layers={"other": "conv"}), r"keys \['other'\]; expected one entry"),
         (dict(target_layers=[3]), r"entries must be layer names or layers; received 3"),
-        (dict(method="gradcam+"), r"method must be one of .*'gradcam\+'"),
-        (dict(num_samples=1), r"num_samples must be None or an integer >= 2 .*received 1"),
+        (dict(method="gradcam+"), r"`method` must be one of .*received method='gradcam\+'"),
+        (dict(num_samples=1), r"`num_samples` must be an integer >= 2; received num_samples=1"),
         (dict(num_samples=3), r"num_samples=3 needs Monte Carlo dropout"),
-        (dict(batch_size=0), r"batch_size must be a positive integer; received 0"),
+        (dict(batch_size=0), r"`batch_size` must be an integer >= 1; received batch_size=0"),
     ],
 )
 def test_rejects_bad_construction(kwargs, match):
@@ -411,7 +423,7 @@ def test_rejects_the_same_feature_map_twice(fusion):
         (dict(class_index=[0, -1, 2]), r"class_index \[-1\] is out of range"),
         (dict(class_index=[0, 1]), r"class_index must be None, an int or 3 ints"),
         (dict(class_index=1.0), r"class_index must be None, an int or 3 ints"),
-        (dict(verbose=2), r"verbose must be 'auto', 0 or 1"),
+        (dict(verbose=2), r"`verbose` must be 'auto', 0 or 1; received verbose=2"),
     ],
 )
 def test_rejects_bad_call_arguments(call, match):

@@ -1,14 +1,13 @@
-"""The explained model as a graph: target feature maps, class scores and the cut between them.
+"""What Grad-CAM explains: the target feature maps, the class scores, and the cut between them.
 
 Fusion models read other branches after the target layers (MIFA fuses all branches after
 every block), so the model is not a chain "before target -> after target". Instead the
-graph is cut at the targets: a *head* sub-model runs every layer the targets depend on and
-returns the targets plus every other tensor that the rest of the network reads from that
-part (the *boundary*); a *tail* sub-model takes those as inputs (Keras functional models
-accept intermediate tensors as inputs) and computes the class scores. Every layer runs
-exactly once per pass, and the gradient of a score with respect to a target, with the
-boundary held fixed, is the total derivative with the model inputs held fixed, because no
-boundary tensor depends on a target.
+graph is cut at the targets (`keras_drifa._graph.split`): a *head* sub-model runs every
+layer the targets depend on and returns the targets plus every other tensor that the rest
+of the network reads from that part; a *tail* sub-model takes those as inputs and computes
+the class scores. Every layer runs exactly once per pass, and the gradient of a score with
+respect to a target, with the other tail inputs held fixed, is the total derivative with
+the model inputs held fixed, because none of them depends on a target.
 """
 
 import keras
@@ -62,15 +61,14 @@ def _score(output):
 
 
 class Cut:
-    """The head and tail sub-models around one group of target feature maps.
+    """The model cut at one group of target feature maps (`keras_drifa._graph.split`).
 
     Attributes:
-        head: `keras.Model` from the model inputs to the head values the tail needs, or
-            `None` when the tail reads model inputs only.
-        tail: `keras.Model` whose inputs are the group's targets first, then the boundary,
-            and whose outputs are the class scores of every task, then the model's
-            outputs.
-        sources: one `("head", j)` or `("input", i)` per tail input.
+        head: `keras.Model` from the model inputs to the tail's inputs.
+        tail: `keras.Model` whose inputs are the group's targets first, then every other
+            tensor the rest of the graph reads, and whose outputs are the class scores of
+            every task, then the model's outputs.
+        num_targets: the number of targets in the group.
     """
 
     def __init__(self, model, targets, scores):
@@ -84,29 +82,13 @@ class Cut:
                 outputs.append(tensor)
                 ids.append(id(tensor))
             self._output_index.append(ids.index(id(tensor)))
-        ancestors = set(_graph.topological_nodes(targets))
-        ancestors.update(_graph.producer(t) for t in model.inputs)
-        target_ids = {id(t) for t in targets}
-        boundary = _graph.boundary(outputs, lambda node: node in ancestors)
-        tail_inputs = list(targets) + [t for t in boundary if id(t) not in target_ids]
-        input_index = {id(t): i for i, t in enumerate(model.inputs)}
-        head_outputs, self.sources = [], []
-        for tensor in tail_inputs:
-            if id(tensor) in input_index:
-                self.sources.append(("input", input_index[id(tensor)]))
-            else:
-                self.sources.append(("head", len(head_outputs)))
-                head_outputs.append(tensor)
-        self.head = keras.Model(model.inputs, head_outputs) if head_outputs else None
-        self.tail = keras.Model(tail_inputs, outputs)
+        halves = _graph.split(model, targets, outputs)
+        self.head, self.tail = halves.head, halves.tail
         self.num_targets = len(targets)
 
     def tail_values(self, inputs):
         """The tail's input values (NumPy) for the model's input values `inputs` (a list)."""
-        head_values = [] if self.head is None else compilation.forward(self.head, inputs)
-        return [
-            head_values[j] if kind == "head" else inputs[j] for kind, j in self.sources
-        ]
+        return compilation.forward(self.head, inputs)
 
     def outputs(self, values):
         """The model's outputs (NumPy) from the tail's input values."""
