@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 from drifa_testing import RUN_EAGERLY
-from ensemble_testing import CLASSES, member_weights, small_data, small_member
+from ensemble_testing import member_weights, small_data, small_member
 
 from keras_drifa.ensemble import MCDropoutEnsemble
 from keras_drifa.mc_sampling import mc_dropout_layers
