@@ -1,11 +1,20 @@
-"""Launching the processes of a multi-process test run: loopback only, bounded, cleaned up."""
+"""Launching the processes of a multi-process test run: loopback only, bounded, cleaned up.
+
+Early launches: a test module that defines `launch_early()` has its runs started in a
+background thread when pytest has collected the session (tests/conftest.py calls it), and
+its tests are ordered last. The runs then share the machine with the rest of the suite,
+whose compilation keeps one core busy and leaves the other mostly idle, instead of adding
+their whole time at the end. A module's fixture takes the result with `early_result`.
+"""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -17,6 +26,64 @@ TINY_EXAMPLE = ["--samples", 32, "--image-size", 16, "--widths", 4, "--global-ba
 # Every run here takes well under this on a quiet 2-core machine (tiny widths); the bound
 # only stops a hung collective from hanging the suite.
 TIMEOUT_S = 420
+
+
+# Every process `start` started, killed when the session ends (`stop_all`).
+STARTED = []
+# What `stop_all` also runs: the early launches' own clean-ups (killing the processes
+# they started themselves, removing their folders).
+CLEANUPS = []
+EARLY = {}
+
+
+class Early(threading.Thread):
+    """`orchestrate(root)` in a background thread; `result()` waits and returns what it
+    returned, or raises what it raised (an assertion about a worker, a timeout)."""
+
+    def __init__(self, key, orchestrate, root):
+        super().__init__(name=f"early launch of {key}", daemon=True)
+        self.orchestrate, self.root = orchestrate, root
+        self.value, self.error = None, None
+
+    def run(self):
+        try:
+            self.value = self.orchestrate(self.root)
+        except BaseException as error:  # re-raised in the test that asks for the result
+            self.error = error
+
+    def result(self):
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def new_root(name):
+    """A fresh folder for one module's runs, removed when the session ends."""
+    root = Path(tempfile.mkdtemp(prefix=f"keras_drifa_{name}_"))
+    CLEANUPS.append(lambda: shutil.rmtree(root, ignore_errors=True))
+    return root
+
+
+def launch_early(key, orchestrate, name):
+    """Starts `orchestrate(root)` in the background, once per `key` (a module's name)."""
+    if key not in EARLY:
+        EARLY[key] = Early(key, orchestrate, new_root(name))
+        EARLY[key].start()
+    return EARLY[key]
+
+
+def early_result(key, orchestrate, name):
+    """The result of the early launch of `key`: started now if nothing launched it (a test
+    run by a path that skipped the collection hook), then waited for."""
+    return launch_early(key, orchestrate, name).result()
+
+
+def stop_all():
+    """Kills what still runs and removes the early launches' folders (session end)."""
+    kill_all(STARTED)
+    for cleanup in reversed(CLEANUPS):  # the latest first: kills before folder removals
+        cleanup()
 
 
 def free_port():
@@ -44,6 +111,7 @@ def start(args, env):
         text=True, start_new_session=True,
     )
     process.log = log
+    STARTED.append(process)
     return process
 
 

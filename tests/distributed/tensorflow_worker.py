@@ -5,8 +5,8 @@ count is its own process. With `--devices 2` the process calls
 `keras_drifa.distributed.setup()` (a `MirroredStrategy` over two logical CPUs) and builds
 and compiles every model under `cluster.scope()`; with `--devices 1` it is the one-device
 reference: no `setup()`, no scope. Both runs do the same on fixed data, starting from the
-weights in `--initial` (written by `write_initial`, in the test's process), and write what
-the test compares to `--out`:
+weights in `--initial`, and write what the test compares to `--out`. The one-device run
+writes those weights first (`write_initial`); the two-device run waits for them.
 
 1. `sgd_{sync,plain}.npz`: every weight (`"{step}/{index}:{path}"`) after each of `STEPS`
    SGD steps of `GLOBAL_BATCH` rows (`fit`, `shuffle=False`), with synchronised and with
@@ -73,14 +73,32 @@ def data():
     return x, y
 
 
+INITIAL_FILES = ("initial.npz", "ensemble.npz")
+INITIAL_WAIT_S = 300
+
+
 def write_initial(folder):
     """The initial weights of both runs: `initial.npz` (a sync model; a plain one has the
-    same variables) and `ensemble.npz`, from seeded initialisers."""
+    same variables) and `ensemble.npz`, from seeded initialisers. Each file appears whole
+    (written under another name, then renamed), since the other run waits for it; the
+    models built here are then forgotten (`clear_session`), so the run's own layers get
+    the names the other run gives them."""
     import keras
 
     keras.utils.set_random_seed(1)
-    np.savez(os.path.join(folder, "initial.npz"), *build(True).get_weights())
-    np.savez(os.path.join(folder, "ensemble.npz"), *build_ensemble().get_weights())
+    for name, model in zip(INITIAL_FILES, (build(True), build_ensemble())):
+        partial = os.path.join(folder, "partial_" + name)
+        np.savez(partial, *model.get_weights())
+        os.replace(partial, os.path.join(folder, name))
+    keras.backend.clear_session()
+
+
+def wait_for_initial(folder):
+    deadline = time.monotonic() + INITIAL_WAIT_S
+    while not all(os.path.exists(os.path.join(folder, name)) for name in INITIAL_FILES):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no initial weights in {folder} after {INITIAL_WAIT_S} s")
+        time.sleep(0.5)
 
 
 def _read_initial(path):
@@ -95,6 +113,10 @@ def main(devices, initial, out_folder):
     import keras_drifa.training
 
     started = time.perf_counter()
+    if devices == 1:
+        write_initial(initial)
+    else:
+        wait_for_initial(initial)
     cluster = keras_drifa.distributed.setup() if devices > 1 else None
     scope = cluster.scope if cluster is not None else contextlib.nullcontext
     report = {

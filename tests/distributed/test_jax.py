@@ -1,7 +1,8 @@
 """JAX's engine, `keras.distribution.DataParallel`: two devices and two processes train,
 sample and explain as one device does, and a killed process resumes from its backup.
 
-Runs of tests/distributed/train_worker.py, shared by the tests of this module:
+Runs of tests/distributed/train_worker.py, shared by the tests of this module and started
+in the background after collection (`launch_early`, tests/distributed/launch.py):
 - one process with two virtual CPU devices (`--xla_force_host_platform_device_count=2`):
   the one-device references (a one-stage `build_model` model, an ensemble and its
   inference per shard), then the model under `DataParallel` over its two devices;
@@ -41,9 +42,7 @@ TOLERANCE = 1e-5
 KILL_AT_EPOCH = 1  # of 2 (0-based), at its second batch: after the backup of epoch 0
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    out = tmp_path_factory.mktemp("jax_runs")
+def _orchestrate(out):
     started = []
 
     def start(folder, runs, *options, **env):
@@ -84,6 +83,17 @@ def runs(tmp_path_factory):
     finally:
         launch.kill_all(started)
     return out
+
+
+def launch_early():
+    """Starts the runs in the background (tests/conftest.py calls this after collection)."""
+    if keras.backend.backend() == "jax":
+        launch.launch_early(__name__, _orchestrate, "jax_runs")
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return launch.early_result(__name__, _orchestrate, "jax_runs")
 
 
 def max_difference(a, b):

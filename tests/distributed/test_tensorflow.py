@@ -3,7 +3,8 @@
 Two processes of tests/distributed/tensorflow_worker.py run the same script, one on a
 single device (the reference) and one under `setup()` with two logical CPU devices
 (which must be configured before TensorFlow initialises, hence the processes); the tests
-compare what they wrote. One module-scoped run of each, since tracing dominates.
+compare what they wrote. One run of each, since tracing dominates, started in the
+background after collection (`launch_early`, tests/distributed/launch.py).
 The fault test launches the example itself (examples/distributed_training.py with
 `--virtual-devices 2`): a run killed in the middle of its second epoch
 (killed_example.py), its relaunch, and a run that was not interrupted. All start
@@ -50,14 +51,9 @@ STEPS_RTOL = 0.1
 INFERENCE_ATOL = 1e-5
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def _orchestrate(folder):
     """`{devices: (folder, report)}` of the two worker runs, and `"example"`: the folder of
     the example's fault runs and `{run: output}`; all launched together."""
-    from tensorflow_worker import write_initial
-
-    folder = tmp_path_factory.mktemp("tensorflow_runs")
-    write_initial(folder)
     env = launch.environment(KERAS_BACKEND="tensorflow")
     env.pop("TF_CONFIG", None)
     for devices in (1, 2):
@@ -89,6 +85,17 @@ def runs(tmp_path_factory):
         with open(folder / str(devices) / "report.json") as file:
             results[devices] = (folder / str(devices), json.load(file))
     return results
+
+
+def launch_early():
+    """Starts the runs in the background (tests/conftest.py calls this after collection)."""
+    if keras.backend.backend() == "tensorflow":
+        launch.launch_early(__name__, _orchestrate, "tensorflow_runs")
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return launch.early_result(__name__, _orchestrate, "tensorflow_runs")
 
 
 def _load(runs, devices, name):

@@ -2,9 +2,9 @@
 
 Every run is a subprocess of tests/distributed/torch_worker.py, started with `torchrun`
 (`python -m torch.distributed.run`) or alone as the one-process reference. The launches
-are shared by the tests and start together, at the first test that needs one: most of a
-launch is importing Keras and building the model, which leaves the CPUs idle enough for
-the launches to overlap. Every address is 127.0.0.1 and gloo uses the loopback interface
+are shared by the tests and start together, in the background after collection
+(`launch_early`, tests/distributed/launch.py): most of a launch is importing Keras and
+building the model, which leaves the CPUs idle enough for the launches to overlap. Every address is 127.0.0.1 and gloo uses the loopback interface
 only; torch's TCPStore servers (one per launch) listen on their port on every interface,
 which torchrun has no option to restrict.
 """
@@ -75,6 +75,7 @@ class Launch:
     def __init__(self, out, commands, env=None):
         self.out, self.commands, self.env = str(out), commands, env or {}
         self.processes, self.done = [], False
+        launch.CLEANUPS.append(self.kill)  # at the session's end, if it still runs
         self.start()
 
     def start(self):
@@ -118,17 +119,16 @@ class Launch:
         return "\n".join(open(log).read()[-3000:] for log in self.logs)
 
 
-@pytest.fixture(scope="module")
-def launches(tmp_path_factory):
-    root = tmp_path_factory.mktemp("torchrun")
+def _orchestrate(root):
+    """Starts every launch, waits for them all and returns `{name: folder}`, or, for a
+    launch that failed or timed out, `{name: the error}` (raised by the tests that use it)."""
     nodes = launch.free_port()
-    two = Launch(root / "two", [
-        torchrun("--nproc_per_node=2", f"--master_port={launch.free_port()}")
-        + ["--runs", "sync,local,ensemble"]])
     started = {
         "one": Launch(root / "one", [
             [sys.executable, WORKER, "--single", "--runs", "sync,local,ensemble"]]),
-        "two": two,
+        "two": Launch(root / "two", [
+            torchrun("--nproc_per_node=2", f"--master_port={launch.free_port()}")
+            + ["--runs", "sync,local,ensemble"]]),
         # Two machines of one rank each: two torchrun agents meeting at node 0's port.
         "nodes": Launch(root / "nodes", [
             torchrun("--nnodes=2", f"--node_rank={k}", "--nproc_per_node=1",
@@ -144,12 +144,37 @@ def launches(tmp_path_factory):
                "--kill-at-epoch", "2"]], env={"TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"}),
     }
     deadline = time.monotonic() + TIMEOUT
+    results = {}
     try:
-        yield lambda name: started[name].wait(deadline)
+        for name, run in started.items():
+            try:
+                results[name] = run.wait(deadline)
+            except (subprocess.TimeoutExpired, AssertionError) as error:
+                results[name] = error
     finally:
         for run in started.values():
             run.kill()
-        print("launch seconds:", {k: round(v.seconds) for k, v in started.items() if v.done})
+    print("launch seconds:", {k: round(v.seconds) for k, v in started.items() if v.done})
+    return results
+
+
+def launch_early():
+    """Starts the launches in the background (tests/conftest.py calls this after
+    collection)."""
+    if keras.backend.backend() == "torch":
+        launch.launch_early(__name__, _orchestrate, "torchrun")
+
+
+@pytest.fixture(scope="module")
+def launches():
+    results = launch.early_result(__name__, _orchestrate, "torchrun")
+
+    def folder(name):
+        if isinstance(results[name], Exception):
+            raise results[name]
+        return results[name]
+
+    return folder
 
 
 def weights(out, name):
