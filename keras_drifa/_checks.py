@@ -116,7 +116,9 @@ def number(where, name, value, low=None, high=None, *, open_low=False, open_high
         and (high is None or (as_float < high if open_high else as_float <= high))
     )
     if not inside:
-        nonfinite = is_number(value) and not math.isfinite(as_float)
+        # A bounded interval already excludes NaN and infinities; an open-ended one says so.
+        unbounded = low is None or high is None
+        nonfinite = unbounded and is_number(value) and not math.isfinite(as_float)
         fail(where, name, f"a number{interval}" + (", not NaN or infinite" if nonfinite else ""),
              value)
     return as_float
