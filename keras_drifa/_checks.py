@@ -1,12 +1,19 @@
 """Argument checks shared by the public API: one rule per kind of argument, one clear error.
 
-Every public function that takes an integer, a seed, model inputs or a task validates it
-here, so `np.int64(3)` is accepted wherever `3` is, `True` is never a number, and the error
-names the function, the argument, the value received and what was expected.
+Every public function validates its integers, seeds, switches, numbers, choices, names,
+paths, model inputs and tasks here, so `np.int64(3)` is accepted wherever `3` is, `True`
+is never a number nor `1` a bool, and every argument error reads
+"{where}: `{name}` must be {expected}; received {name}={value!r}." (`fail`), naming the
+entry point the user called, the argument, what was expected and the value received.
+Each check returns the value in its canonical Python type. Checks of one module's own
+structures (layer shapes, `build_model`'s modalities and tasks) live with that module and
+use these for every generic rule.
 """
 
+import codecs
 import math
 import numbers
+import os
 from collections.abc import Iterable, Mapping, Sequence
 import warnings
 
@@ -22,63 +29,230 @@ def is_int(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
-def positive_int(where, name, value, minimum=1):
-    """`value` as an `int` >= `minimum`, or a `ValueError` naming `where` and `name`."""
-    if not is_int(value) or value < minimum:
-        raise ValueError(
-            f"{where}: `{name}` must be an integer >= {minimum}; received {name}={value!r}."
-        )
+def is_number(value):
+    """Python and NumPy reals (integers and floats); not bools."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def fail(where, name, expected, value):
+    """Raises the one `ValueError` every check raises:
+    "{where}: `{name}` must be {expected}; received {name}={value!r}."."""
+    raise ValueError(f"{where}: `{name}` must be {expected}; received {name}={value!r}.")
+
+
+def integer(where, name, value, minimum=None, maximum=None, *, allow_none=False):
+    """`value` as an `int` in [`minimum`, `maximum`] (either may be `None`: unbounded);
+    `None` passes through where `allow_none`."""
+    if value is None and allow_none:
+        return None
+    if not is_int(value) or (minimum is not None and value < minimum) or (
+        maximum is not None and value > maximum
+    ):
+        if minimum is not None and maximum is not None:
+            expected = f"an integer from {minimum} to {maximum}"
+        elif minimum is not None:
+            expected = f"an integer >= {minimum}"
+        elif maximum is not None:
+            expected = f"an integer <= {maximum}"
+        else:
+            expected = "an integer"
+        fail(where, name, f"None or {expected}" if allow_none else expected, value)
     return int(value)
 
 
-def boolean(where, name, value):
+def positive_int(where, name, value, minimum=1, *, allow_none=False):
+    """`value` as an `int` >= `minimum`, or a `ValueError` naming `where` and `name`."""
+    return integer(where, name, value, minimum=minimum, allow_none=allow_none)
+
+
+def boolean(where, name, value, *, allow_none=False, none_means=None, allow_01=False):
     """`value` as a `bool`: `True`, `False` or a NumPy bool; `"no"`, `0` and `None` are errors
-    (a string is always truthy, so `use_mfa="False"` would silently mean `True`)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(
-            f"{where}: `{name}` must be True or False; received {name}={value!r}."
-        )
-    return bool(value)
+    (a string is always truthy, so `use_mfa="False"` would silently mean `True`).
+
+    `allow_none`: `None` passes through (`none_means` says what it means, for the message);
+    `allow_01`: the integers 0 and 1 pass too (as `verbose=0`).
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if value is None and allow_none:
+        return None
+    if allow_01 and is_int(value) and value in (0, 1):
+        return bool(value)
+    expected = "True, False or None" if allow_none else "True or False"
+    if allow_none and none_means:
+        expected += f" ({none_means})"
+    if allow_01:
+        expected += " (or 1 or 0)"
+    fail(where, name, expected, value)
+
+
+def verbose(where, value):
+    """The `verbose` switch of the loaders: 1 (or True) shows a progress bar, 0 is silent."""
+    return int(boolean(where, "verbose", value, allow_01=True))
 
 
 def number(where, name, value, low=None, high=None, *, open_low=False, open_high=False):
-    """`value` as a `float` in the interval from `low` to `high` (either may be `None`:
-    unbounded; `open_*`: that end excluded), or a `ValueError` naming the interval. Bools,
-    strings and NaN are refused."""
-    interval = (
-        f"in {'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}"
-        if low is not None and high is not None
-        else f"{'>' if open_low else '>='} {low:g}" if low is not None
-        else f"{'<' if open_high else '<='} {high:g}"
-    )
+    """`value` as a finite `float` in the interval from `low` to `high` (either may be
+    `None`: unbounded; `open_*`: that end excluded), or a `ValueError` naming the interval.
+    Bools, strings, NaN and infinities are refused."""
+    if low is not None and high is not None:
+        interval = f" in {'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}"
+    elif low is not None:
+        interval = f" {'>' if open_low else '>='} {low:g}"
+    elif high is not None:
+        interval = f" {'<' if open_high else '<='} {high:g}"
+    else:
+        interval = ""
     # Compared as the float returned: NumPy compares np.float32(0.24) >= 0.24 in float32.
     as_float = math.nan
-    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+    if is_number(value):
         try:
             as_float = float(value)
         except OverflowError:  # a Python int beyond the float range
             pass
     inside = (
-        not math.isnan(as_float)
+        math.isfinite(as_float)
         and (low is None or (as_float > low if open_low else as_float >= low))
         and (high is None or (as_float < high if open_high else as_float <= high))
     )
     if not inside:
-        raise ValueError(
-            f"{where}: `{name}` must be a number {interval}; received {name}={value!r}."
-        )
+        # A bounded interval already excludes NaN and infinities; an open-ended one says so.
+        unbounded = low is None or high is None
+        nonfinite = unbounded and is_number(value) and not math.isfinite(as_float)
+        fail(where, name, f"a number{interval}" + (", not NaN or infinite" if nonfinite else ""),
+             value)
     return as_float
 
 
-def seed(where, value, name="seed"):
-    """The library's seed convention: `None` (a fresh draw each call) or an integer >= 0."""
-    if value is None:
+def seed(where, value, name="seed", *, allow_none=True):
+    """The library's seed convention: an integer >= 0, or `None` (a fresh draw each call)
+    where `allow_none`."""
+    if value is None and allow_none:
         return None
     if not is_int(value) or value < 0:
-        raise ValueError(
-            f"{where}: `{name}` must be None or an integer >= 0; received {name}={value!r}."
-        )
+        fail(where, name, "None or an integer >= 0" if allow_none else "an integer >= 0", value)
     return int(value)
+
+
+def choice(where, name, value, options):
+    """One of `options` (strings)."""
+    if not isinstance(value, str) or value not in options:
+        fail(where, name, f"one of {tuple(options)}", value)
+    return value
+
+
+def text(where, name, value):
+    """A non-empty string."""
+    if not isinstance(value, str) or not value:
+        fail(where, name, "a non-empty string", value)
+    return value
+
+
+def names(where, name, value, what="names"):
+    """A list or tuple of distinct, non-empty strings, in order -> a list."""
+    if (
+        not isinstance(value, (list, tuple))
+        or not all(isinstance(v, str) and v for v in value)
+        or len(set(value)) != len(value)
+    ):
+        fail(where, name, f"a list of distinct {what} (non-empty strings, in label order)", value)
+    return list(value)
+
+
+def path(where, name, value):
+    """A file system path (str, bytes or os.PathLike) -> str."""
+    if not isinstance(value, (str, bytes, os.PathLike)) or not os.fspath(value):
+        fail(where, name, "a path (a str or pathlib.Path)", value)
+    return os.fsdecode(value)
+
+
+def encoding(where, value, name="encoding"):
+    """A text encoding Python knows, such as "utf-8" or "latin-1"."""
+    expected = "a text encoding Python knows, such as 'utf-8' or 'latin-1'"
+    if not isinstance(value, str) or not value:
+        fail(where, name, expected, value)
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        fail(where, name, expected, value)
+    return value
+
+
+def fractions(where, val_fraction, test_fraction):
+    """The validation and test fractions of a split: each in [0, 1), together below 1."""
+    val_fraction = number(where, "val_fraction", val_fraction, 0, 1, open_high=True)
+    test_fraction = number(where, "test_fraction", test_fraction, 0, 1, open_high=True)
+    if val_fraction + test_fraction >= 1:
+        # The value received is the sum as written, so that both parts show.
+        raise ValueError(
+            f"{where}: `val_fraction + test_fraction` must be below 1 to leave training "
+            f"data; received val_fraction + test_fraction={val_fraction!r} + {test_fraction!r}."
+        )
+    return val_fraction, test_fraction
+
+
+def channels(where, value, allow_none=False, name="channels"):
+    """1 (grayscale) or 3 (RGB); `None` passes when allowed."""
+    if value is None and allow_none:
+        return None
+    if not is_int(value) or value not in (1, 3):
+        fail(where, name, f"{'None, ' if allow_none else ''}1 (grayscale) or 3 (RGB)", value)
+    return int(value)
+
+
+def image_size(where, value, minimum=1, allow_none=False, name="image_size"):
+    """`size` or `(height, width)` -> `(height, width)`; `None` passes when allowed."""
+    if value is None and allow_none:
+        return None
+    pair = (value, value) if is_int(value) else value
+    if (
+        not isinstance(pair, (list, tuple))
+        or len(pair) != 2
+        or not all(is_int(v) and v >= minimum for v in pair)
+    ):
+        fail(
+            where, name,
+            f"an integer or (height, width) of integers >= {minimum}"
+            f"{' or None' if allow_none else ''}",
+            value,
+        )
+    return int(pair[0]), int(pair[1])
+
+
+def shard(where, value, name="shard"):
+    """`None`, or `(index, count)`: integers with count >= 1 and 0 <= index < count -> a tuple."""
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        fail(
+            where, name,
+            "None or (index, count), this worker's index and the number of workers", value,
+        )
+    index, count = value
+    if not is_int(count) or count < 1:
+        fail(where, name, "(index, count) with the count an integer >= 1", tuple(value))
+    if not is_int(index) or not 0 <= index < count:
+        fail(
+            where, name, f"(index, count) with the index an integer from 0 to {count - 1}",
+            tuple(value),
+        )
+    return int(index), int(count)
+
+
+# More bins than this leave nearly every bin empty, and the per-bin arrays would be large.
+MAX_NUM_BINS = 100_000
+
+
+def num_bins(where, value, name="num_bins"):
+    """The number of equal-width confidence bins: an integer from 1 to `MAX_NUM_BINS`."""
+    value = positive_int(where, name, value)
+    if value > MAX_NUM_BINS:
+        fail(
+            where, name,
+            f"at most {MAX_NUM_BINS:,} (calibration is usually measured with 10 to 20 bins)",
+            value,
+        )
+    return value
 
 
 def task_index(where, task, tasks):

@@ -111,8 +111,7 @@ def fit_scaling(probs, labels, method="temperature"):
     4.18
     """
     fn = "fit_scaling"
-    if method not in METHODS:
-        raise ValueError(f"{fn}: `method` must be one of {METHODS}; received {method!r}.")
+    _checks.choice(fn, "method", method, METHODS)
     probs = _checks.probabilities(fn, "probs", probs)
     num_examples, num_classes = probs.shape[-2:]
     labels = _checks.class_labels(fn, labels, num_examples, num_classes)

@@ -77,10 +77,7 @@ class SplitConformal:
                  seed=None):
         fn = "SplitConformal"
         alpha = _checks.number(fn, "alpha", alpha, 0, 1, open_low=True, open_high=True)
-        if method not in METHODS:
-            raise ValueError(
-                f"{fn}: `method` must be one of {METHODS}; received method={method!r}."
-            )
+        method = _checks.choice(fn, "method", method, METHODS)
         randomized = _checks.boolean(fn, "randomized", randomized)
         if randomized and method == "lac":
             raise ValueError(

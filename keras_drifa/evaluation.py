@@ -132,8 +132,7 @@ def compare_runs(runs_a, runs_b, metric="accuracy", min_difference=0.01):
     >>> compare_runs(a, b)[0]
     'better'
     """
-    if metric not in METRIC_NAMES:
-        raise ValueError(f"compare_runs: metric must be one of {METRIC_NAMES}; received {metric!r}.")
+    _checks.choice("compare_runs", "metric", metric, METRIC_NAMES)
     a = _finite_runs(_runs_array(runs_a, metric, "compare_runs: runs_a"), metric,
                      "compare_runs: runs_a")
     b = _finite_runs(_runs_array(runs_b, metric, "compare_runs: runs_b"), metric,

@@ -51,7 +51,7 @@ class ExpectedCalibrationError(keras.metrics.Metric):
 
     def __init__(self, num_bins=DEFAULT_NUM_BINS, name="ece", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        num_bins = _checks.positive_int("ExpectedCalibrationError", "num_bins", num_bins)
+        num_bins = _checks.num_bins("ExpectedCalibrationError", num_bins)
         self.num_bins = num_bins
         self.bin_count = self.add_variable(
             shape=(num_bins,), initializer="zeros", dtype=self.dtype, name="bin_count"

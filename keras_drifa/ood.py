@@ -37,7 +37,6 @@ Example:
 """
 
 import math
-import numbers
 
 import keras
 import numpy as np
@@ -504,12 +503,10 @@ def _unlist(arrays):
 
 
 def _fills(fn, fill, names, arrays):
+    expected = "'mean', a finite number or {modality: image}"
     if isinstance(fill, str):
         if fill != "mean":
-            raise ValueError(
-                f"{fn}: `fill` must be 'mean', a finite number or {{modality: image}}; received "
-                f"fill={fill!r}."
-            )
+            _checks.fail(fn, "fill", expected, fill)
         return {name: a.mean(axis=0) for name, a in zip(names, arrays)}
     if isinstance(fill, dict):
         if set(fill) != set(names):
@@ -529,11 +526,6 @@ def _fills(fn, fill, names, arrays):
                 ) from None
             fills[name] = image
         return fills
-    if not isinstance(fill, numbers.Real) or isinstance(fill, (bool, np.bool_)) or not (
-        math.isfinite(fill)
-    ):
-        raise ValueError(
-            f"{fn}: `fill` must be 'mean', a finite number or {{modality: image}}; received "
-            f"fill={fill!r}."
-        )
+    if not _checks.is_number(fill) or not math.isfinite(fill):
+        _checks.fail(fn, "fill", expected, fill)
     return {name: np.float32(fill) for name in names}

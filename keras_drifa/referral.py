@@ -61,8 +61,7 @@ def score(probs, kind="max_softmax"):
     [0.1, 0.5]
     """
     fn = "referral.score"
-    if kind not in SCORES:
-        raise ValueError(f"{fn}: `kind` must be one of {SCORES}; received kind={kind!r}.")
+    _checks.choice(fn, "kind", kind, SCORES)
     probs = _checks.probabilities(fn, "probs", probs)
     if kind in ("expected_entropy", "mutual_information") and probs.ndim == 2:
         raise ValueError(

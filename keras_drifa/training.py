@@ -39,6 +39,8 @@ def paper_schedule(recalibration_data, patience=5, min_learning_rate=1e-5, batch
               callbacks=keras_drifa.training.paper_schedule(x_subset))
     ```
     """
+    patience = _checks.positive_int("paper_schedule", "patience", patience, minimum=0)
+    min_learning_rate = _checks.number("paper_schedule", "min_learning_rate", min_learning_rate, 0)
     return [
         BatchNormRecalibration(recalibration_data, batch_size=batch_size),
         keras.callbacks.ReduceLROnPlateau(
@@ -100,7 +102,7 @@ class SeededRuns:
         shuffling of the run that follows are reproducible too. MC dropout's sampling
         switches (`keras_drifa.mc_sampling`) keep their state.
         """
-        seed = _checks.positive_int("SeededRuns.start", "seed", seed, minimum=0)
+        seed = _checks.seed("SeededRuns.start", seed, allow_none=False)
         keras.utils.set_random_seed(seed)
         fresh = type(self.model).from_config(self.model.get_config())
         self.model.set_weights(fresh.get_weights())

@@ -33,20 +33,7 @@ SUM_TOLERANCE = _checks.PROBABILITY_SUM_TOLERANCE
 DEFAULT_NUM_BINS = 15
 # Probabilities are clipped to this before taking logs in the NLL.
 NLL_EPSILON = 1e-12
-
-
-# More bins than this leave nearly every bin empty, and the per-bin arrays would be large.
-MAX_NUM_BINS = 100_000
-
-
-def _check_num_bins(fn, num_bins):
-    num_bins = _checks.positive_int(fn, "num_bins", num_bins)
-    if num_bins > MAX_NUM_BINS:
-        raise ValueError(
-            f"{fn}: `num_bins` must be at most {MAX_NUM_BINS:,}; received num_bins={num_bins}. "
-            "Calibration is usually measured with 10 to 20 bins."
-        )
-    return num_bins
+MAX_NUM_BINS = _checks.MAX_NUM_BINS
 
 
 def _entropy(probs):
@@ -223,7 +210,7 @@ def reliability_bins(probs, labels, num_bins=DEFAULT_NUM_BINS):
 
 
 def _reliability_bins(fn, probs, labels, num_bins):
-    num_bins = _check_num_bins(fn, num_bins)
+    num_bins = _checks.num_bins(fn, num_bins)
     probs, labels = _checks.probabilities_and_labels(fn, probs, labels)
     confidence = probs.max(axis=-1)
     correct = (probs.argmax(axis=-1) == labels).astype(np.float64)
@@ -402,7 +389,7 @@ def uncertainty_report(predictions, labels, num_bins=DEFAULT_NUM_BINS):
     0.5
     """
     fn = "uncertainty_report"
-    num_bins = _check_num_bins(fn, num_bins)
+    num_bins = _checks.num_bins(fn, num_bins)
     tasks = _tasks(fn, predictions)
     labels = _checks.task_labels(fn, labels, list(tasks))
     report = UncertaintyReport()

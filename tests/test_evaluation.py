@@ -89,7 +89,7 @@ def test_compare_runs_and_runs_table_errors_and_format():
 
     with pytest.raises(ValueError, match="at least two runs per model; received 1 and 3"):
         compare_runs(_runs([0.9]), _runs([0.8, 0.8, 0.8]))
-    with pytest.raises(ValueError, match="metric must be one of"):
+    with pytest.raises(ValueError, match="metric` must be one of"):
         compare_runs(_runs([0.9, 0.9]), _runs([0.8, 0.8]), metric="speed")
     runs = [{"accuracy": a, "f1": a - 0.1, "ece": 0.05} for a in (0.9, 0.8)]
     lines = runs_table({"DRIFA-Net": runs}, title="pair_class").splitlines()

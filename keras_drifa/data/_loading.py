@@ -8,8 +8,8 @@ import warnings
 import keras
 import numpy as np
 
-from keras_drifa import _memory
-from keras_drifa.data import _checks, _image_io
+from keras_drifa import _checks, _memory
+from keras_drifa.data import _image_io
 from keras_drifa.data.labelled_images import ImageSplits, LabelledImages
 from keras_drifa.data.splits import stratified_split
 
@@ -46,7 +46,7 @@ def check_options(where, image_size, channels, interpolation, on_error, seed, ve
     channels = _checks.channels(where, channels)
     _checks.choice(where, "interpolation", interpolation, _image_io.INTERPOLATIONS)
     _checks.choice(where, "on_error", on_error, _image_io.ON_ERROR)
-    _checks.seed(where, seed)
+    _checks.seed(where, seed, allow_none=False)
     return size, channels, _checks.verbose(where, verbose)
 
 

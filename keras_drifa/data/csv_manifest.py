@@ -4,7 +4,8 @@ import codecs
 import csv
 import os
 
-from keras_drifa.data import _checks, _image_io, _loading
+from keras_drifa import _checks
+from keras_drifa.data import _image_io, _loading
 
 
 def load_csv_manifest(

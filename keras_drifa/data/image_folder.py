@@ -5,7 +5,8 @@ import pathlib
 
 import numpy as np
 
-from keras_drifa.data import _checks, _image_io, _loading
+from keras_drifa import _checks
+from keras_drifa.data import _image_io, _loading
 
 
 def load_image_folder(

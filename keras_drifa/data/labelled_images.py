@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from keras_drifa.data import _checks
+from keras_drifa import _checks
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -6,8 +6,8 @@ import zlib
 import keras
 import numpy as np
 
-from keras_drifa import _memory
-from keras_drifa.data import _checks, _image_io, _loading
+from keras_drifa import _checks, _memory
+from keras_drifa.data import _image_io, _loading
 from keras_drifa.data.labelled_images import ImageSplits
 
 SPLITS = ("train", "val", "test")

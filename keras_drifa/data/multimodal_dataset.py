@@ -5,7 +5,7 @@ import math
 import keras
 import numpy as np
 
-from keras_drifa.data import _checks
+from keras_drifa import _checks
 from keras_drifa.data.labelled_images import LabelledImages
 
 MODES = ("paired", "unpaired")
@@ -136,7 +136,7 @@ class MultimodalDataset(keras.utils.PyDataset):
         self.seed = (
             int(np.random.SeedSequence().entropy % 2**63)
             if seed is None
-            else _checks.seed(where, seed)
+            else _checks.seed(where, seed, allow_none=False)
         )
         self.shard = _checks.shard(where, shard)
         self.replicas = _checks.positive_int(where, "replicas", replicas)

@@ -116,8 +116,7 @@ def make_shifted(data, shift, *, modality=None, severity=None, kind=None, seed=0
     True
     """
     fn = "make_shifted"
-    if shift not in SHIFTS:
-        raise ValueError(f"{fn}: `shift` must be one of {SHIFTS}; received shift={shift!r}.")
+    _checks.choice(fn, "shift", shift, SHIFTS)
     source = data if isinstance(data, synthetic.SyntheticData) else None
     images = _images(fn, data.images if source is not None else data)
     names = _shifted_modalities(fn, shift, modality, list(images))
@@ -127,10 +126,8 @@ def make_shifted(data, shift, *, modality=None, severity=None, kind=None, seed=0
             f"{fn}: `kind` applies to shift='wrong_modality' only; received kind={kind!r} "
             f"with shift={shift!r}."
         )
-    if kind is not None and kind not in synthetic.KINDS:
-        raise ValueError(
-            f"{fn}: `kind` must be one of {tuple(synthetic.KINDS)}; received kind={kind!r}."
-        )
+    if kind is not None:
+        _checks.choice(fn, "kind", kind, tuple(synthetic.KINDS))
     seed = _checks.seed(fn, seed)
     if seed is None:
         seed = int(np.random.default_rng().integers(2**31))

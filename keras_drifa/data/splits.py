@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_drifa.data import _checks
+from keras_drifa import _checks
 
 
 def stratified_split(labels, val_fraction=0.15, test_fraction=0.15, seed=0):
@@ -45,7 +45,7 @@ def stratified_split(labels, val_fraction=0.15, test_fraction=0.15, seed=0):
             f"{int(np.argmin(labels))}."
         )
     val_fraction, test_fraction = _checks.fractions(where, val_fraction, test_fraction)
-    seed = _checks.seed(where, seed)
+    seed = _checks.seed(where, seed, allow_none=False)
 
     rng = np.random.default_rng(seed)
     parts = ([], [], [])

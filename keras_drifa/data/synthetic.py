@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 
-from keras_drifa.data import _checks
+from keras_drifa import _checks
 
 # The looks a synthetic modality can take, with their natural number of channels.
 KINDS = {"cytology": 3, "dermoscopy": 3, "mri": 1}
@@ -161,9 +161,9 @@ def make_synthetic(
             f"two modalities or more; received modalities={modalities!r}."
         )
     classes = _class_counts(num_classes, len(kinds), label_mode)
-    noise = _checks.number(where, "noise", noise, minimum=0)
+    noise = _checks.number(where, "noise", noise, 0)
     channels = _checks.channels(where, channels, allow_none=True)
-    seed = _checks.seed(where, seed)
+    seed = _checks.seed(where, seed, allow_none=False)
     unseen_class = _checks.boolean(where, "unseen_class", unseen_class)
     arguments = dict(
         modalities=list(kinds), image_size=(height, width), num_classes=num_classes,
@@ -255,9 +255,9 @@ def _kinds(modalities):
                 )
         return list(modalities)
     if not _checks.is_int(modalities) or modalities < 1:
-        raise ValueError(
-            "make_synthetic: modalities must be an integer >= 1 or a list of kinds from "
-            f"{sorted(KINDS)}; received {modalities!r}."
+        _checks.fail(
+            "make_synthetic", "modalities",
+            f"an integer >= 1 or a list of kinds from {sorted(KINDS)}", modalities,
         )
     order = list(KINDS)
     return [order[m % len(order)] for m in range(int(modalities))]
@@ -274,17 +274,18 @@ def _modality_names(kinds):
 def _class_counts(num_classes, num_modalities, label_mode):
     def check(k):
         if not _checks.is_int(k) or k < 2:
-            raise ValueError(
-                f"make_synthetic: every class count must be an integer >= 2; "
-                f"received num_classes={num_classes!r}."
+            _checks.fail(
+                "make_synthetic", "num_classes",
+                "an integer >= 2 or one per modality, every class count an integer >= 2",
+                num_classes,
             )
         return int(k)
 
     if label_mode == "paired":
         if not _checks.is_int(num_classes):
-            raise ValueError(
-                "make_synthetic: label_mode='paired' has one task, so num_classes must be "
-                f"one integer; received {num_classes!r}."
+            _checks.fail(
+                "make_synthetic", "num_classes",
+                "one integer (label_mode='paired' has one task)", num_classes,
             )
         return [check(num_classes)] * num_modalities
     if isinstance(num_classes, (list, tuple)):

@@ -2,8 +2,6 @@
 
 import keras
 
-from keras_drifa._checks import is_int
-
 
 def check_channels_last(owner):
     """Raises `ValueError` unless Keras is set to channels-last images.
@@ -43,15 +41,6 @@ def feature_map_channels(layer, input_shape, what="input"):
             "unknown channel dimension; the channel axis must be defined."
         )
     return int(shape[-1])
-
-
-def check_positive_int(owner, name, value):
-    """`value` as an `int` >= 1 (NumPy integers too, bools rejected), else a `ValueError`."""
-    if not is_int(value) or value < 1:
-        raise ValueError(
-            f"{owner}: `{name}` must be a positive integer; received {name}={value!r}."
-        )
-    return int(value)
 
 
 def multimodal_channels(layer, input_shape):

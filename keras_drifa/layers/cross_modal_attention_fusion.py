@@ -3,7 +3,8 @@
 import keras
 from keras import ops
 
-from keras_drifa.layers._validation import check_positive_int, feature_map_list
+from keras_drifa import _checks
+from keras_drifa.layers._validation import feature_map_list
 from keras_drifa.layers.feature_map_tokens import FeatureMapTokens
 
 
@@ -45,8 +46,8 @@ class CrossModalAttentionFusion(keras.layers.Layer):
 
     def __init__(self, units, num_heads=4, **kwargs):
         super().__init__(**kwargs)
-        self.units = check_positive_int(self.__class__.__name__, "units", units)
-        self.num_heads = check_positive_int(self.__class__.__name__, "num_heads", num_heads)
+        self.units = _checks.positive_int(self.__class__.__name__, "units", units)
+        self.num_heads = _checks.positive_int(self.__class__.__name__, "num_heads", num_heads)
         self.tokens = FeatureMapTokens(units, name="tokens", dtype=self.dtype_policy)
 
     def build(self, input_shape):

@@ -3,7 +3,8 @@
 import keras
 from keras import ops
 
-from keras_drifa.layers._validation import check_positive_int, feature_map_list
+from keras_drifa import _checks
+from keras_drifa.layers._validation import feature_map_list
 
 
 @keras.saving.register_keras_serializable(package="keras_drifa")
@@ -41,13 +42,10 @@ class FeatureMapTokens(keras.layers.Layer):
 
     def __init__(self, units, modality_embedding=False, **kwargs):
         super().__init__(**kwargs)
-        self.units = check_positive_int(self.__class__.__name__, "units", units)
-        if not isinstance(modality_embedding, bool):
-            raise ValueError(
-                f"{self.__class__.__name__}: `modality_embedding` must be True or False; "
-                f"received modality_embedding={modality_embedding!r}."
-            )
-        self.modality_embedding = modality_embedding
+        self.units = _checks.positive_int(self.__class__.__name__, "units", units)
+        self.modality_embedding = _checks.boolean(
+            self.__class__.__name__, "modality_embedding", modality_embedding
+        )
 
     def build(self, input_shape):
         shapes = feature_map_list(self, input_shape)

@@ -3,7 +3,8 @@
 import keras
 from keras import ops
 
-from keras_drifa.layers._validation import check_positive_int, feature_map_list
+from keras_drifa import _checks
+from keras_drifa.layers._validation import feature_map_list
 
 
 @keras.saving.register_keras_serializable(package="keras_drifa")
@@ -42,7 +43,7 @@ class GatedModalityFusion(keras.layers.Layer):
 
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
-        self.units = check_positive_int(self.__class__.__name__, "units", units)
+        self.units = _checks.positive_int(self.__class__.__name__, "units", units)
         self.score_hidden = keras.layers.Dense(
             units, activation="tanh", name="score_hidden", dtype=self.dtype_policy
         )

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_drifa import _checks
+
 
 @keras.saving.register_keras_serializable(package="keras_drifa")
 class GlobalMinPooling2D(keras.layers.Layer):
@@ -30,13 +32,10 @@ class GlobalMinPooling2D(keras.layers.Layer):
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
         data_format = data_format or keras.config.image_data_format()
-        if data_format not in ("channels_last", "channels_first"):
-            raise ValueError(
-                "GlobalMinPooling2D: `data_format` must be 'channels_last' or "
-                f"'channels_first'; received data_format={data_format!r}."
-            )
-        self.data_format = data_format
-        self.keepdims = keepdims
+        self.data_format = _checks.choice(
+            "GlobalMinPooling2D", "data_format", data_format, ("channels_last", "channels_first")
+        )
+        self.keepdims = _checks.boolean("GlobalMinPooling2D", "keepdims", keepdims)
         self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def call(self, inputs):

@@ -47,15 +47,10 @@ class MCDropout(keras.layers.Layer):
 
     def __init__(self, rate, mode="on_demand", seed=None, **kwargs):
         super().__init__(**kwargs)
-        rate = _checks.number("MCDropout", "rate", rate, 0, 1, open_high=True)
-        if mode not in MC_DROPOUT_MODES:
-            raise ValueError(
-                f"MCDropout: `mode` must be one of {MC_DROPOUT_MODES}; received mode={mode!r}."
-            )
-        self.rate = float(rate)
-        self.mode = mode
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.rate = _checks.number("MCDropout", "rate", rate, 0, 1, open_high=True)
+        self.mode = _checks.choice("MCDropout", "mode", mode, MC_DROPOUT_MODES)
+        self.seed = _checks.seed("MCDropout", seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
         # The run-time switch: compiled train, test and predict functions take every
         # SeedGenerator's state as an input on all backends, and Keras keeps those states
         # out of `weights`, parameter counts and saved files. So the flag is held as the

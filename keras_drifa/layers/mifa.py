@@ -3,10 +3,10 @@
 import keras
 from keras import ops
 
+from keras_drifa import _checks
 from keras_drifa.layers import _weight_arguments as weight_arguments
 from keras_drifa.layers._projection import unstack
 from keras_drifa.layers._validation import (
-    check_positive_int,
     check_units_match_channels,
     multimodal_channels,
 )
@@ -57,7 +57,7 @@ class MultimodalInformationFusionAttention(keras.layers.Layer):
         kernel_regularizer=None, bias_regularizer=None, **kwargs,
     ):
         super().__init__(**kwargs)
-        self.units = check_positive_int(self.__class__.__name__, "units", units)
+        self.units = _checks.positive_int(self.__class__.__name__, "units", units)
         weight_arguments.store(
             self, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer
         )

@@ -3,9 +3,10 @@
 import keras
 from keras import ops
 
+from keras_drifa import _checks
 from keras_drifa.layers import _weight_arguments as weight_arguments
 from keras_drifa.layers._projection import sigmoid_projection, unstack
-from keras_drifa.layers._validation import check_positive_int, multimodal_channels
+from keras_drifa.layers._validation import multimodal_channels
 
 
 @keras.saving.register_keras_serializable(package="keras_drifa")
@@ -46,7 +47,7 @@ class MultimodalLocalInformationFusionAttention(keras.layers.Layer):
         kernel_regularizer=None, bias_regularizer=None, **kwargs,
     ):
         super().__init__(**kwargs)
-        self.units = check_positive_int(self.__class__.__name__, "units", units)
+        self.units = _checks.positive_int(self.__class__.__name__, "units", units)
         weight_arguments.store(
             self, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer
         )

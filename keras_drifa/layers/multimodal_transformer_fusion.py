@@ -3,7 +3,8 @@
 import keras
 from keras import ops
 
-from keras_drifa.layers._validation import check_positive_int, feature_map_list
+from keras_drifa import _checks
+from keras_drifa.layers._validation import feature_map_list
 from keras_drifa.layers.feature_map_tokens import FeatureMapTokens
 
 
@@ -44,10 +45,10 @@ class MultimodalTransformerFusion(keras.layers.Layer):
     def __init__(self, units, num_heads=4, num_layers=2, mlp_ratio=2, **kwargs):
         super().__init__(**kwargs)
         owner = self.__class__.__name__
-        self.units = check_positive_int(owner, "units", units)
-        self.num_heads = check_positive_int(owner, "num_heads", num_heads)
-        self.num_layers = check_positive_int(owner, "num_layers", num_layers)
-        self.mlp_ratio = check_positive_int(owner, "mlp_ratio", mlp_ratio)
+        self.units = _checks.positive_int(owner, "units", units)
+        self.num_heads = _checks.positive_int(owner, "num_heads", num_heads)
+        self.num_layers = _checks.positive_int(owner, "num_layers", num_layers)
+        self.mlp_ratio = _checks.positive_int(owner, "mlp_ratio", mlp_ratio)
         self.tokens = FeatureMapTokens(
             units, modality_embedding=True, name="tokens", dtype=self.dtype_policy
         )

@@ -39,18 +39,9 @@ class ProbabilityCalibration(keras.layers.Layer):
     def __init__(self, num_classes, method="temperature", **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
-        if not _checks.is_int(num_classes) or num_classes < 1:
-            raise ValueError(
-                "ProbabilityCalibration: `num_classes` must be an integer >= 1; received "
-                f"num_classes={num_classes!r}."
-            )
-        if method not in calibration.METHODS:
-            raise ValueError(
-                f"ProbabilityCalibration: `method` must be one of {calibration.METHODS}; "
-                f"received method={method!r}."
-            )
-        self.num_classes = num_classes
-        self.method = method
+        where = "ProbabilityCalibration"
+        self.num_classes = _checks.positive_int(where, "num_classes", num_classes)
+        self.method = _checks.choice(where, "method", method, calibration.METHODS)
 
     def build(self, input_shape):
         if input_shape[-1] != self.num_classes:

@@ -7,7 +7,7 @@ from keras_drifa import _checks
 from keras_drifa.layers import _weight_arguments as weight_arguments
 from keras_drifa.layers._conv import SmallMapConv2D
 from keras_drifa.layers._initializers import clone
-from keras_drifa.layers._validation import check_positive_int, feature_map_channels
+from keras_drifa.layers._validation import feature_map_channels
 from keras_drifa.layers.mfa import MultiBranchFusionAttention
 from keras_drifa.layers.synchronized_batch_norm import SynchronizedBatchNormalization
 
@@ -58,10 +58,12 @@ class RobustResidualAttentionBlock(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         name = self.__class__.__name__
-        self.filters = check_positive_int(name, "filters", filters)
-        self.strides = check_positive_int(name, "strides", strides)
+        self.filters = _checks.positive_int(name, "filters", filters)
+        self.strides = _checks.positive_int(name, "strides", strides)
         self.use_mfa = _checks.boolean(name, "use_mfa", use_mfa)
-        self.batch_norm_momentum = batch_norm_momentum
+        self.batch_norm_momentum = _checks.number(
+            name, "batch_norm_momentum", batch_norm_momentum, 0, 1, open_high=True
+        )
         self.sync_batch_norm = _checks.boolean(name, "sync_batch_norm", sync_batch_norm)
         weight_arguments.store(
             self, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer
@@ -70,21 +72,21 @@ class RobustResidualAttentionBlock(keras.layers.Layer):
         # Channels last whatever the global setting when the block is created: `build`
         # refuses channels-first, and the attention only works on channels-last maps.
         self.conv_1 = SmallMapConv2D(
-            filters, 3, strides=strides, padding="same", data_format="channels_last",
+            self.filters, 3, strides=self.strides, padding="same", data_format="channels_last",
             name="conv_1", dtype=dtype, **self._conv_weight_arguments(),
         )
         self.conv_2 = SmallMapConv2D(
-            filters, 3, padding="same", data_format="channels_last",
+            self.filters, 3, padding="same", data_format="channels_last",
             name="conv_2", dtype=dtype, **self._conv_weight_arguments(),
         )
         self.bn_1 = self._batch_norm("bn_1")
         self.bn_2 = self._batch_norm("bn_2")
         if self.use_mfa:
             self.mfa_1 = MultiBranchFusionAttention(
-                filters, name="mfa_1", dtype=dtype, **weight_arguments.passed_on(self)
+                self.filters, name="mfa_1", dtype=dtype, **weight_arguments.passed_on(self)
             )
             self.mfa_2 = MultiBranchFusionAttention(
-                filters, name="mfa_2", dtype=dtype, **weight_arguments.passed_on(self)
+                self.filters, name="mfa_2", dtype=dtype, **weight_arguments.passed_on(self)
             )
         self.shortcut_conv = None
         self.shortcut_bn = None

@@ -102,7 +102,9 @@ def is_drifa(backbone):
     return isinstance(backbone, str) and backbone.lower() == DRIFA
 
 
-def check_drifa_arguments(backbone_weights, feature_layers, trainable_backbone):
+def check_drifa_arguments(
+    backbone_weights, feature_layers, trainable_backbone, where="build_model"
+):
     """The paper network is trained from scratch and has no layers to tap or freeze."""
     for arg, value, default in (
         ("backbone_weights", backbone_weights, None),
@@ -111,7 +113,7 @@ def check_drifa_arguments(backbone_weights, feature_layers, trainable_backbone):
     ):
         if value is not default:
             raise ValueError(
-                f"build_model: {arg}={value!r} applies only to other backbones; the default "
+                f"{where}: {arg}={value!r} applies only to other backbones; the default "
                 f"backbone='drifa' is the paper network, trained from scratch. Pass e.g. "
                 f"backbone='resnet50' to use it."
             )
@@ -127,6 +129,7 @@ def backbone_features(
     trainable_backbone=True,
     use_mfa=True,
     use_mifa=True,
+    where="build_model",
 ):
     """Runs one copy of `backbone` per modality with MFA and MIFA at every feature level.
 
@@ -141,17 +144,18 @@ def backbone_features(
             towards the output; `None` for the defaults.
         trainable_backbone: `False` freezes the backbone copies (attention stays trainable).
         use_mfa, use_mifa: the ablation switches of `build_model`.
+        where: the entry point that argument errors name.
 
     Returns:
         The fused feature maps of the last level, one per modality.
     """
-    trainable_backbone = _checks.boolean("build_model", "trainable_backbone", trainable_backbone)
+    trainable_backbone = _checks.boolean(where, "trainable_backbone", trainable_backbone)
     if feature_layers is not None:
-        _check_feature_layer_names(feature_layers)
+        _check_feature_layer_names(where, feature_layers)
     if isinstance(backbone, str):
-        sources = _application_sources(backbone, inputs, modality_names, backbone_weights)
+        sources = _application_sources(where, backbone, inputs, modality_names, backbone_weights)
     else:
-        sources = _model_sources(backbone, inputs, modality_names, backbone_weights)
+        sources = _model_sources(where, backbone, inputs, modality_names, backbone_weights)
 
     # Copies of a randomly initialised keras.applications network keep their own fresh
     # initialisation (as the paper's branches do); any other backbone's weights are copied.
@@ -165,14 +169,14 @@ def backbone_features(
         if feature_layers is None:
             levels.append(default_levels(model))
         else:
-            levels.append(_tapped_levels(model, feature_layers))
-        _check_levels(model, levels[-1])
+            levels.append(_tapped_levels(where, model, feature_layers))
+        _check_levels(where, model, levels[-1])
         if preprocessing is not None:
             x = ImageNetPreprocessing(preprocessing, name=f"{m}_preprocessing")(x)
         branches.append(
             _BackboneCopy(
                 model, x, m, copy_weights=copy_weights, trainable=trainable_backbone,
-                naming=_ModelWideNames() if built_here else _own_name,
+                naming=_ModelWideNames() if built_here else _own_name, where=where,
             )
         )
 
@@ -196,18 +200,18 @@ def backbone_features(
 # --- keras.applications -------------------------------------------------------------------
 
 
-def _application_sources(name, inputs, modality_names, weights):
+def _application_sources(where, name, inputs, modality_names, weights):
     """One `(model, preprocessing mode, default levels)` per modality for a named backbone."""
-    key = _application_key(name)
-    _check_application_weights(weights)
+    key = _application_key(name, caller=where)
+    _check_application_weights(where, weights)
     constructor, mode, blocks = APPLICATION_BACKBONES[key]
     built = {}
     sources = []
     for x, m in zip(inputs, modality_names):
         shape = tuple(x.shape[1:])
-        _check_rgb_input(key, shape, m)
+        _check_rgb_input(where, key, shape, m)
         if shape not in built:
-            built[shape] = _application(key, constructor, weights, shape)
+            built[shape] = _application(where, key, constructor, weights, shape)
         sources.append((built[shape], mode, functools.partial(_application_levels, blocks=blocks)))
     return sources
 
@@ -230,7 +234,9 @@ def default_feature_layers(backbone, input_shape=(224, 224, 3)):
     """
     key = _application_key(backbone, caller="default_feature_layers")
     constructor, _, blocks = APPLICATION_BACKBONES[key]
-    model = _application(key, constructor, None, tuple(input_shape))
+    model = _application(
+        "default_feature_layers", key, constructor, None, tuple(input_shape)
+    )
     return [_graph.producer_name(x) for x in _application_levels(model, blocks)]
 
 
@@ -245,24 +251,24 @@ def _application_key(name, caller="build_model"):
     return key
 
 
-def _check_application_weights(weights):
+def _check_application_weights(where, weights):
     if weights is None or weights == "imagenet":
         return
     if not isinstance(weights, (str, os.PathLike)) or not os.path.isfile(weights):
         raise ValueError(
-            f"build_model: backbone_weights must be None (random initialisation), 'imagenet' "
+            f"{where}: backbone_weights must be None (random initialisation), 'imagenet' "
             f"or the path of an existing weights file; received {weights!r}."
         )
 
 
-def _check_rgb_input(name, shape, modality):
+def _check_rgb_input(where, name, shape, modality):
     height, width, channels = shape
     if channels != 3:
         gray = ""
         if channels == 1:
             gray = " by repeating the gray channel (e.g. np.repeat(x, 3, axis=-1))"
         raise ValueError(
-            f"build_model: backbone '{name}' is an ImageNet network for RGB images (3 "
+            f"{where}: backbone '{name}' is an ImageNet network for RGB images (3 "
             f"channels), but modality '{modality}' has input_shape {shape}. Convert the images "
             f"to RGB{gray} and use input_shape ({height}, {width}, 3), or pass your own "
             f"keras.Model built for {channels} channels with feature_layers=[...]."
@@ -270,20 +276,20 @@ def _check_rgb_input(name, shape, modality):
     for dim_name, dim in (("height", height), ("width", width)):
         if dim is not None and dim < 32:
             raise ValueError(
-                f"build_model: backbone '{name}' downsamples by 32 and needs images of at "
+                f"{where}: backbone '{name}' downsamples by 32 and needs images of at "
                 f"least 32x32; modality '{modality}' has input_shape {shape} ({dim_name} "
                 f"{dim})."
             )
 
 
-def _application(name, constructor, weights, shape):
+def _application(where, name, constructor, weights, shape):
     build = getattr(keras.applications, constructor)
     try:
         return build(include_top=False, weights=weights, input_shape=shape)
     except Exception as error:
         if weights != "imagenet" or not _is_download_failure(error):
             raise
-        raise FileNotFoundError(_offline_message(name, error)) from None
+        raise FileNotFoundError(_offline_message(where, name, error)) from None
 
 
 def _is_download_failure(error):
@@ -291,15 +297,15 @@ def _is_download_failure(error):
     return isinstance(error, OSError) or str(error).startswith("URL fetch failure")
 
 
-def _offline_message(name, error):
+def _offline_message(where, name, error):
     folder = os.path.join(keras_cache_dir(), "models")
     origin = re.search(r"URL fetch failure on (\S+): ", str(error))
-    where = os.path.join(folder, os.path.basename(origin.group(1))) if origin else folder
+    cached = os.path.join(folder, os.path.basename(origin.group(1))) if origin else folder
     source = f" from {origin.group(1)}" if origin else ""
     return (
-        f"build_model: backbone_weights='imagenet' needs the ImageNet weights of backbone "
+        f"{where}: backbone_weights='imagenet' needs the ImageNet weights of backbone "
         f"'{name}', which are not in the Keras cache and could not be downloaded{source} "
-        f"({error}). Keras looks for them at {where} (the 'models' folder under KERAS_HOME, "
+        f"({error}). Keras looks for them at {cached} (the 'models' folder under KERAS_HOME, "
         "default ~/.keras). Without network access, copy the file there from a machine that "
         "has it, pass its path as backbone_weights='/path/to/file.h5', or use "
         "backbone_weights=None to start from random weights."
@@ -346,17 +352,17 @@ def _strides(model, tensors):
 # --- KerasHub and KerasCV backbones, functional models ------------------------------------
 
 
-def _model_sources(backbone, inputs, modality_names, weights):
+def _model_sources(where, backbone, inputs, modality_names, weights):
     if not isinstance(backbone, keras.Model):
         raise ValueError(
-            f"build_model: backbone must be 'drifa', a keras.applications name (e.g. "
+            f"{where}: backbone must be 'drifa', a keras.applications name (e.g. "
             f"'efficientnetb0'), a KerasHub or KerasCV backbone or a functional keras.Model; "
             f"received "
             f"{type(backbone).__name__} {backbone!r:.80}."
         )
     if weights is not None:
         raise ValueError(
-            f"build_model: backbone_weights={weights!r} applies to keras.applications names "
+            f"{where}: backbone_weights={weights!r} applies to keras.applications names "
             f"only; {type(backbone).__name__} '{backbone.name}' brings its own weights. Load "
             "them into it first (backbone.load_weights(path)) and pass backbone_weights=None."
         )
@@ -366,7 +372,7 @@ def _model_sources(backbone, inputs, modality_names, weights):
         model_inputs = None
     if not model_inputs:
         raise ValueError(
-            f"build_model: backbone {type(backbone).__name__} '{backbone.name}' has no layer "
+            f"{where}: backbone {type(backbone).__name__} '{backbone.name}' has no layer "
             "graph whose intermediate outputs can be tapped (a subclassed keras.Model, or a "
             "keras.Sequential without keras.Input). Build it with the functional API "
             "(keras.Model(inputs, outputs)) or keras.Sequential starting with keras.Input, "
@@ -374,34 +380,34 @@ def _model_sources(backbone, inputs, modality_names, weights):
         )
     if len(model_inputs) != 1:
         raise ValueError(
-            f"build_model: backbone '{backbone.name}' has {len(model_inputs)} inputs; expected "
+            f"{where}: backbone '{backbone.name}' has {len(model_inputs)} inputs; expected "
             "one image input, copied once per modality."
         )
     for x, m in zip(inputs, modality_names):
-        _check_model_input(backbone, tuple(x.shape[1:]), m)
+        _check_model_input(where, backbone, tuple(x.shape[1:]), m)
 
     pyramid = getattr(backbone, "pyramid_level_inputs", None)
     hub_pyramid = getattr(backbone, "pyramid_outputs", None)
     if pyramid:
         # KerasCV backbones built with include_rescaling=True divide by 255 themselves.
         preprocessing = "pixels" if getattr(backbone, "include_rescaling", False) else None
-        default = functools.partial(_pyramid_levels, pyramid=pyramid)
+        default = functools.partial(_pyramid_levels, where, pyramid=pyramid)
     elif hub_pyramid:
         # KerasHub keeps the image converter outside the backbone: images arrive unchanged.
         preprocessing = None
         names = {level: _graph.producer_name(tensor) for level, tensor in hub_pyramid.items()}
-        default = functools.partial(_pyramid_levels, pyramid=names)
+        default = functools.partial(_pyramid_levels, where, pyramid=names)
     else:
         preprocessing = None
-        default = _missing_feature_layers
+        default = functools.partial(_missing_feature_layers, where)
     return [(backbone, preprocessing, default)] * len(inputs)
 
 
-def _check_model_input(backbone, shape, modality):
+def _check_model_input(where, backbone, shape, modality):
     expected = tuple(backbone.inputs[0].shape[1:])
     if len(expected) != 3:
         raise ValueError(
-            f"build_model: backbone '{backbone.name}' takes inputs of shape {expected}; "
+            f"{where}: backbone '{backbone.name}' takes inputs of shape {expected}; "
             "expected images (height, width, channels)."
         )
     if expected[-1] != shape[-1]:
@@ -412,7 +418,7 @@ def _check_model_input(backbone, shape, modality):
             else f"Convert the images to {expected[-1]} channels"
         )
         raise ValueError(
-            f"build_model: backbone '{backbone.name}' takes {expected[-1]}-channel images "
+            f"{where}: backbone '{backbone.name}' takes {expected[-1]}-channel images "
             f"{expected}, but modality '{modality}' has input_shape {shape}. {fix}, or build "
             f"the backbone for {shape[-1]} channels (e.g. input_shape=(None, None, "
             f"{shape[-1]}))."
@@ -420,20 +426,20 @@ def _check_model_input(backbone, shape, modality):
     for axis, dim_name in ((0, "height"), (1, "width")):
         if expected[axis] is not None and expected[axis] != shape[axis]:
             raise ValueError(
-                f"build_model: backbone '{backbone.name}' takes images of {dim_name} "
+                f"{where}: backbone '{backbone.name}' takes images of {dim_name} "
                 f"{expected[axis]} {expected}, but modality '{modality}' has input_shape "
                 f"{shape}. Resize the images or build the backbone with input_shape="
                 f"(None, None, {expected[-1]})."
             )
 
 
-def _pyramid_levels(model, pyramid):
+def _pyramid_levels(where, model, pyramid):
     """The last pyramid levels of `pyramid`, `{"P3": layer name, ...}`, as tapped maps."""
     keys = sorted(pyramid, key=lambda key: int(str(key).lstrip("P")))
-    return _tapped_levels(model, [pyramid[key] for key in keys[-_PYRAMID_DEFAULT_LEVELS:]])
+    return _tapped_levels(where, model, [pyramid[key] for key in keys[-_PYRAMID_DEFAULT_LEVELS:]])
 
 
-def _missing_feature_layers(model):
+def _missing_feature_layers(where, model):
     last_per_size = {}
     for layer in model.layers:
         shape = getattr(layer.output, "shape", None)
@@ -442,7 +448,7 @@ def _missing_feature_layers(model):
     hint = list(last_per_size.values())[-3:]
     example = f" The last layers at each of its last resolutions are {hint}." if hint else ""
     raise ValueError(
-        f"build_model: backbone '{model.name}' is your own keras.Model, so feature_layers is "
+        f"{where}: backbone '{model.name}' is your own keras.Model, so feature_layers is "
         "required: the names of the layers whose 4-D outputs are the feature levels, from "
         f"the input towards the output.{example}"
     )
@@ -451,7 +457,7 @@ def _missing_feature_layers(model):
 # --- feature levels ------------------------------------------------------------------------
 
 
-def _check_feature_layer_names(feature_layers):
+def _check_feature_layer_names(where, feature_layers):
     if (
         isinstance(feature_layers, str)
         or not isinstance(feature_layers, (list, tuple))
@@ -459,16 +465,16 @@ def _check_feature_layer_names(feature_layers):
         or not all(isinstance(name, str) for name in feature_layers)
     ):
         raise ValueError(
-            "build_model: feature_layers must be a non-empty list of layer names; received "
+            f"{where}: feature_layers must be a non-empty list of layer names; received "
             f"{feature_layers!r}."
         )
     if len(set(feature_layers)) != len(feature_layers):
         raise ValueError(
-            f"build_model: feature_layers lists a layer more than once: {list(feature_layers)}."
+            f"{where}: feature_layers lists a layer more than once: {list(feature_layers)}."
         )
 
 
-def _tapped_levels(model, names):
+def _tapped_levels(where, model, names):
     levels = []
     for name in names:
         try:
@@ -477,7 +483,7 @@ def _tapped_levels(model, names):
             close = difflib.get_close_matches(name, [layer.name for layer in model.layers], n=5)
             hint = f" Close names: {close}." if close else ""
             raise ValueError(
-                f"build_model: feature layer '{name}' is not a layer of backbone "
+                f"{where}: feature layer '{name}' is not a layer of backbone "
                 f"'{model.name}'.{hint} See [layer.name for layer in backbone.layers]."
             ) from None
         output = layer.output
@@ -488,20 +494,20 @@ def _tapped_levels(model, names):
                 else [x.shape for x in keras.tree.flatten(output)]
             )
             raise ValueError(
-                f"build_model: feature layer '{name}' of backbone '{model.name}' outputs "
+                f"{where}: feature layer '{name}' of backbone '{model.name}' outputs "
                 f"{shape}; expected one 4-D feature map (batch, height, width, channels)."
             )
         levels.append(output)
     return levels
 
 
-def _check_levels(model, levels):
+def _check_levels(where, model, levels):
     """Each level must be computed from the one before, so the fused maps flow on."""
     names = [_graph.producer_name(x) for x in levels]
     for k in range(1, len(levels)):
         if id(levels[k - 1]) not in _upstream_ids(levels[k]):
             raise ValueError(
-                f"build_model: feature layer '{names[k]}' of backbone '{model.name}' is not "
+                f"{where}: feature layer '{names[k]}' of backbone '{model.name}' is not "
                 f"computed from '{names[k - 1]}'; list feature_layers {names} from the input "
                 "towards the output, each one downstream of the one before."
             )
@@ -559,7 +565,10 @@ class _BackboneCopy:
     feature map refined by attention, for everything traced after it.
     """
 
-    def __init__(self, model, x, prefix, *, copy_weights, trainable, naming):
+    def __init__(
+        self, model, x, prefix, *, copy_weights, trainable, naming, where="build_model"
+    ):
+        self._where = where
         self._values = {id(model.inputs[0]): x}
         self._copies = {}
         self._prefix = prefix
@@ -578,7 +587,7 @@ class _BackboneCopy:
                 outputs = copy(*args, **kwargs)
             else:
                 copy = self._copies[id(original)] = _renamed_copy(
-                    original, f"{self._prefix}_{self._naming(original)}", self._prefix
+                    self._where, original, f"{self._prefix}_{self._naming(original)}", self._prefix
                 )
                 outputs = copy(*args, **kwargs)  # builds the copy
                 if isinstance(copy, keras.layers.Layer):
@@ -594,14 +603,14 @@ class _BackboneCopy:
         self._values[id(tensor)] = value
 
 
-def _renamed_copy(operation, name, prefix):
+def _renamed_copy(where, operation, name, prefix):
     try:
         config = operation.get_config()
         config["name"] = name
         return operation.__class__.from_config(config)
     except Exception as error:
         raise ValueError(
-            f"build_model: cannot copy backbone layer '{operation.name}' "
+            f"{where}: cannot copy backbone layer '{operation.name}' "
             f"({type(operation).__name__}) for modality '{prefix}': rebuilding it from its "
             f"get_config() failed ({error}). Every modality gets its own copy of the "
             "backbone, so each layer needs a get_config() that returns its constructor "

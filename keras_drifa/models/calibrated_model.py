@@ -61,11 +61,7 @@ class CalibratedModel(keras.Model):
                 f"CalibratedModel: `model` must be a keras.Model; received "
                 f"{type(model).__name__}."
             )
-        if method not in calibration.METHODS:
-            raise ValueError(
-                f"CalibratedModel: `method` must be one of {calibration.METHODS}; received "
-                f"method={method!r}."
-            )
+        _checks.choice("CalibratedModel", "method", method, calibration.METHODS)
         kwargs.setdefault("name", f"{model.name}_calibrated")
         super().__init__(**kwargs)
         reference = model.members[0] if isinstance(model, MCDropoutEnsemble) else model

@@ -1,6 +1,7 @@
 """`DRIFANet`: DRIFA-Net as a functional Keras model built from its hyperparameters, and
 `build_model`, its front door."""
 
+import contextvars
 import copy
 import os
 
@@ -27,6 +28,8 @@ PAPER_BLOCKS_PER_STAGE = (2, 2, 2, 2)
 # Each branch ends in a zero-parameter Identity layer named f"{modality}{FEATURES_SUFFIX}",
 # whose output is the branch's entry in `DRIFANet.branch_features`.
 FEATURES_SUFFIX = "_features"
+# The entry point that argument errors name: `build_model` while it builds, else `DRIFANet`.
+_ENTRY_POINT = contextvars.ContextVar("keras_drifa_entry_point", default="DRIFANet")
 
 
 @keras.saving.register_keras_serializable(package="keras_drifa")
@@ -190,35 +193,35 @@ class DRIFANet(DataParallelTraining, keras.Model):
         **kwargs,
     ):
         # === Arguments ===
-        check_channels_last("build_model")
+        where = _ENTRY_POINT.get()
+        check_channels_last(where)
         uses_drifa = backbones.is_drifa(backbone)
         switches = _arguments.fusion_switches(
-            fusion, FUSIONS, use_mfa, use_mifa, use_block_mfa, uses_drifa
+            where, fusion, FUSIONS, use_mfa, use_mifa, use_block_mfa, uses_drifa
         )
-        fusion_units = _arguments.fusion_units(fusion, fusion_heads.WIDE_FUSIONS, fusion_units)
-        trainable_backbone = _checks.boolean("build_model", "trainable_backbone", trainable_backbone)
-        sync_batch_norm = _checks.boolean("build_model", "sync_batch_norm", sync_batch_norm)
-        modality_names = _arguments.modality_names(modalities, modality_names)
-        shapes = _arguments.input_shapes(input_shape, modality_names)
-        tasks = _arguments.tasks(num_classes, task_names)
-        widths, blocks_per_stage = _arguments.stages(widths, blocks_per_stage)
-        _check_fusion_inputs(fusion, modality_names, shapes)
+        fusion_units = _arguments.fusion_units(
+            where, fusion, fusion_heads.WIDE_FUSIONS, fusion_units
+        )
+        trainable_backbone = _checks.boolean(where, "trainable_backbone", trainable_backbone)
+        sync_batch_norm = _checks.boolean(where, "sync_batch_norm", sync_batch_norm)
+        modality_names = _arguments.modality_names(where, modalities, modality_names)
+        shapes = _arguments.input_shapes(where, input_shape, modality_names)
+        tasks = _arguments.tasks(where, num_classes, task_names)
+        widths, blocks_per_stage = _arguments.stages(where, widths, blocks_per_stage)
+        _check_fusion_inputs(where, fusion, modality_names, shapes)
         _check_backbone_arguments(
-            backbone, backbone_weights, feature_layers, trainable_backbone, sync_batch_norm,
-            widths, blocks_per_stage,
+            where, backbone, backbone_weights, feature_layers, trainable_backbone,
+            sync_batch_norm, widths, blocks_per_stage,
         )
-        dropout_rate = _checks.number("build_model", "dropout_rate", dropout_rate, 0, 1, open_high=True)
+        dropout_rate = _checks.number(where, "dropout_rate", dropout_rate, 0, 1, open_high=True)
         batch_norm_momentum = _checks.number(
-            "build_model", "batch_norm_momentum", batch_norm_momentum, 0, 1, open_high=True
+            where, "batch_norm_momentum", batch_norm_momentum, 0, 1, open_high=True
         )
-        if mc_dropout not in MC_DROPOUT_MODES:
-            raise ValueError(
-                f"build_model: mc_dropout must be one of {MC_DROPOUT_MODES}; received {mc_dropout!r}."
-            )
+        mc_dropout = _checks.choice(where, "mc_dropout", mc_dropout, MC_DROPOUT_MODES)
 
         # === Functional model ===
         inputs, features, outputs = _network(
-            modality_names, shapes, tasks, backbone, backbone_weights, feature_layers,
+            where, modality_names, shapes, tasks, backbone, backbone_weights, feature_layers,
             trainable_backbone, widths, blocks_per_stage, dropout_rate, fusion, fusion_units,
             switches, batch_norm_momentum, sync_batch_norm, mc_dropout,
         )
@@ -403,29 +406,33 @@ def build_model(
                                        backbone_weights="imagenet")
     ```
     """
-    return DRIFANet(
-        modalities,
-        input_shape,
-        num_classes,
-        backbone=backbone,
-        backbone_weights=backbone_weights,
-        feature_layers=feature_layers,
-        trainable_backbone=trainable_backbone,
-        widths=widths,
-        blocks_per_stage=blocks_per_stage,
-        dropout_rate=dropout_rate,
-        fusion=fusion,
-        fusion_units=fusion_units,
-        use_mfa=use_mfa,
-        use_mifa=use_mifa,
-        use_block_mfa=use_block_mfa,
-        batch_norm_momentum=batch_norm_momentum,
-        sync_batch_norm=sync_batch_norm,
-        mc_dropout=mc_dropout,
-        modality_names=modality_names,
-        task_names=task_names,
-        name=name,
-    )
+    token = _ENTRY_POINT.set("build_model")
+    try:
+        return DRIFANet(
+            modalities,
+            input_shape,
+            num_classes,
+            backbone=backbone,
+            backbone_weights=backbone_weights,
+            feature_layers=feature_layers,
+            trainable_backbone=trainable_backbone,
+            widths=widths,
+            blocks_per_stage=blocks_per_stage,
+            dropout_rate=dropout_rate,
+            fusion=fusion,
+            fusion_units=fusion_units,
+            use_mfa=use_mfa,
+            use_mifa=use_mifa,
+            use_block_mfa=use_block_mfa,
+            batch_norm_momentum=batch_norm_momentum,
+            sync_batch_norm=sync_batch_norm,
+            mc_dropout=mc_dropout,
+            modality_names=modality_names,
+            task_names=task_names,
+            name=name,
+        )
+    finally:
+        _ENTRY_POINT.reset(token)
 
 
 def _optional_bool(value):
@@ -436,42 +443,44 @@ def _unlist(values):
     return values if len(values) > 1 else values[0]
 
 
-def _check_fusion_inputs(fusion, modality_names, shapes):
+def _check_fusion_inputs(where, fusion, modality_names, shapes):
     if fusion == "cross_attention" and len(modality_names) < 2:
         raise ValueError(
-            "build_model: fusion='cross_attention' needs at least two modalities (each "
+            f"{where}: fusion='cross_attention' needs at least two modalities (each "
             f"attends to the others); received {len(modality_names)}: {modality_names}."
         )
     if fusion in fusion_heads.TOKEN_FUSIONS:
         for m, shape in zip(modality_names, shapes):
             if None in shape[:2]:
                 raise ValueError(
-                    f"build_model: fusion={fusion!r} needs fixed image sizes (its position "
+                    f"{where}: fusion={fusion!r} needs fixed image sizes (its position "
                     "embeddings have one entry per feature-map pixel); received input_shape "
                     f"{shape} for modality '{m}'."
                 )
 
 
 def _check_backbone_arguments(
-    backbone, backbone_weights, feature_layers, trainable_backbone, sync_batch_norm, widths,
-    blocks_per_stage,
+    where, backbone, backbone_weights, feature_layers, trainable_backbone, sync_batch_norm,
+    widths, blocks_per_stage,
 ):
     if backbones.is_drifa(backbone):
-        backbones.check_drifa_arguments(backbone_weights, feature_layers, trainable_backbone)
+        backbones.check_drifa_arguments(
+            backbone_weights, feature_layers, trainable_backbone, where=where
+        )
     elif sync_batch_norm:
         raise ValueError(
-            "build_model: sync_batch_norm=True applies to the 'drifa' backbone; received it "
+            f"{where}: sync_batch_norm=True applies to the 'drifa' backbone; received it "
             f"with backbone={backbone!r:.80}, whose batch normalisation layers are its own."
         )
     elif (widths, blocks_per_stage) != (PAPER_WIDTHS, PAPER_BLOCKS_PER_STAGE):
         raise ValueError(
-            f"build_model: widths={widths} and blocks_per_stage={blocks_per_stage} shape the "
+            f"{where}: widths={widths} and blocks_per_stage={blocks_per_stage} shape the "
             f"'drifa' backbone only; received them with backbone={backbone!r:.80}."
         )
 
 
 def _network(
-    modality_names, shapes, tasks, backbone, backbone_weights, feature_layers,
+    where, modality_names, shapes, tasks, backbone, backbone_weights, feature_layers,
     trainable_backbone, widths, blocks_per_stage, dropout_rate, fusion, fusion_units,
     switches, batch_norm_momentum, sync_batch_norm, mc_dropout,
 ):
@@ -499,6 +508,7 @@ def _network(
             trainable_backbone=trainable_backbone,
             use_mfa=use_mfa,
             use_mifa=use_mifa,
+            where=where,
         )
 
     # Zero-parameter markers: the last feature map of each branch (`branch_features`).

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_drifa import _checks
+
 # keras.applications' preprocess_input conventions, restated for images in [0, 1] rather than
 # [0, 255]: "caffe" (ResNet), "tf" (ResNetV2, MobileNet v1/v2), "torch" (DenseNet); "pixels"
 # is for networks that normalise inside themselves and want raw [0, 255] pixels (EfficientNet,
@@ -46,12 +48,7 @@ class ImageNetPreprocessing(keras.layers.Layer):
 
     def __init__(self, mode, **kwargs):
         super().__init__(**kwargs)
-        if mode not in PREPROCESSING_MODES:
-            raise ValueError(
-                f"ImageNetPreprocessing: mode must be one of {PREPROCESSING_MODES}; "
-                f"received mode={mode!r}."
-            )
-        self.mode = mode
+        self.mode = _checks.choice("ImageNetPreprocessing", "mode", mode, PREPROCESSING_MODES)
 
     def build(self, input_shape):
         channels = input_shape[-1]

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_drifa import uncertainty as _uncertainty
+from keras_drifa import _checks, uncertainty as _uncertainty
 from keras_drifa.viz._figures import new_axes, save
 
 
@@ -37,6 +37,7 @@ def reliability_diagram(
     fig = keras_drifa.viz.reliability_diagram(u["task_0"]["mean"], y_test, save_path="rel.png")
     ```
     """
+    num_bins = _checks.num_bins("reliability_diagram", num_bins)
     bins = _uncertainty.reliability_bins(probs, labels, num_bins)
     ece = _uncertainty.expected_calibration_error(probs, labels, num_bins)
     figure, ax = new_axes(ax, (4.5, 4.5))
@@ -102,8 +103,7 @@ def uncertainty_histogram(
     ```
     """
     fn = "uncertainty_histogram"
-    if isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer)) or num_bins < 1:
-        raise ValueError(f"{fn}: `num_bins` must be an integer >= 1; received {num_bins!r}.")
+    num_bins = _checks.num_bins(fn, num_bins)
     auroc = _uncertainty.misclassification_auroc(probs, labels, uncertainty)
     probs = np.asarray(probs)
     labels = np.asarray(labels)

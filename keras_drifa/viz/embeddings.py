@@ -1,11 +1,9 @@
 """`plot_embeddings`: the fused representation in 2-D, coloured by class (the paper's Fig. 5)."""
 
-import numbers
-
 import keras
 import numpy as np
 
-from keras_drifa import _graph
+from keras_drifa import _checks, _graph
 
 METHODS = ("tsne", "pca")
 
@@ -102,8 +100,7 @@ def plot_embeddings(model, inputs, labels, method="tsne", *, class_names=None, a
     fig.savefig("embeddings.png")
     ```
     """
-    if method not in METHODS:
-        raise ValueError(f"plot_embeddings: method must be one of {METHODS}; received {method!r}.")
+    _checks.choice("plot_embeddings", "method", method, METHODS)
     if not isinstance(model, keras.Model) or not getattr(model, "outputs", None):
         raise ValueError(
             "plot_embeddings: model must be a functional keras.Model such as one from "
@@ -117,14 +114,10 @@ def plot_embeddings(model, inputs, labels, method="tsne", *, class_names=None, a
         )
     if perplexity is None:
         perplexity = min(30.0, (count - 1) / 3)
-    if method == "tsne" and (
-        isinstance(perplexity, bool)
-        or not isinstance(perplexity, numbers.Real)
-        or not 0 < perplexity < count
-    ):
-        raise ValueError(
-            f"plot_embeddings: perplexity must be a number in (0, {count}), below the number "
-            f"of samples; received {perplexity!r}."
+    if method == "tsne":
+        # Below the number of samples.
+        _checks.number(
+            "plot_embeddings", "perplexity", perplexity, 0, count, open_low=True, open_high=True
         )
     classes = _class_labels(labels, count)
     points = _project(encoder, inputs, method, batch_size, perplexity, random_state)

@@ -160,14 +160,14 @@ def test_empty_class_folder_is_an_error(class_tree):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(channels=2), "channels must be 1 .* or 3"),
-        (dict(image_size=(8, 0)), "image_size must be"),
-        (dict(on_error="ignore"), "on_error must be one of"),
-        (dict(interpolation="cubic"), "interpolation must be one of"),
+        (dict(channels=2), "channels` must be 1 .* or 3"),
+        (dict(image_size=(8, 0)), "image_size` must be"),
+        (dict(on_error="ignore"), "on_error` must be one of"),
+        (dict(interpolation="cubic"), "interpolation` must be one of"),
         (dict(extensions="png"), "extensions must be a non-empty list"),
         (
             dict(val_fraction=0.6, test_fraction=0.5),
-            "val_fraction \\+ test_fraction must be below 1",
+            "val_fraction \\+ test_fraction` must be below 1",
         ),
     ],
 )

@@ -73,7 +73,7 @@ def test_setting_the_epoch_gives_that_epochs_order():
     resumed.epoch = np.int64(3)
     assert resumed.epoch == 3 and rows(resumed) == rows(walked)
     for bad in (-1, 1.0, True):
-        with pytest.raises(ValueError, match=r"epoch must be an integer >= 0; received"):
+        with pytest.raises(ValueError, match=r"epoch` must be an integer >= 0; received"):
             resumed.epoch = bad
 
 
@@ -336,44 +336,44 @@ def test_fit_unpaired_with_worker_threads():
         ),
         (
             lambda a, y: MultimodalDataset({"a": a}, {"t": y}, num_classes=3, batch_size=0),
-            "batch_size must be an integer >= 1",
+            "batch_size` must be an integer >= 1",
         ),
         (
             lambda a, y: MultimodalDataset({"a": a}, {"t": y}, num_classes=3, mode="aligned"),
-            "mode must be one of",
+            "mode` must be one of",
         ),
         (lambda a, y: MultimodalDataset({}, {"t": y}), "inputs must not be empty"),
         (
             lambda a, y: MultimodalDataset({"a": a}, {"t": y}, num_classes=3, shard=(4, 4)),
-            r"the index in shard=\(4, 4\) must be an integer from 0 to 3; received 4\.",
+            r"`shard` must be \(index, count\) with the index an integer from 0 to 3; received shard=\(4, 4\)\.",
         ),
         (
             lambda a, y: MultimodalDataset({"a": a}, {"t": y}, num_classes=3, shard=(-1, 2)),
-            r"the index in shard=\(-1, 2\) must be an integer from 0 to 1; received -1\.",
+            r"`shard` must be \(index, count\) with the index an integer from 0 to 1; received shard=\(-1, 2\)\.",
         ),
         (
             lambda a, y: MultimodalDataset({"a": a}, {"t": y}, num_classes=3, shard=(0, 0)),
-            r"the count in shard=\(0, 0\) must be an integer >= 1; received 0\.",
+            r"`shard` must be \(index, count\) with the count an integer >= 1; received shard=\(0, 0\)\.",
         ),
         (
             lambda a, y: MultimodalDataset({"a": a}, {"t": y}, num_classes=3, shard=(True, 2)),
-            r"the index in shard=\(True, 2\) must be an integer from 0 to 1; received True",
+            r"`shard` must be \(index, count\) with the index an integer from 0 to 1; received shard=\(True, 2\)",
         ),
         (
             lambda a, y: MultimodalDataset({"a": a}, {"t": y}, num_classes=3, shard=(0, 2.0)),
-            r"the count in shard=\(0, 2.0\) must be an integer >= 1; received 2.0",
+            r"`shard` must be \(index, count\) with the count an integer >= 1; received shard=\(0, 2.0\)",
         ),
         (
             lambda a, y: MultimodalDataset({"a": a}, {"t": y}, num_classes=3, shard=(0, True)),
-            r"the count in shard=\(0, True\) must be an integer >= 1; received True",
+            r"`shard` must be \(index, count\) with the count an integer >= 1; received shard=\(0, True\)",
         ),
         (
             lambda a, y: MultimodalDataset({"a": a}, {"t": y}, num_classes=3, shard=2),
-            r"shard must be None or \(index, count\), .*; received 2\.",
+            r"shard` must be None or \(index, count\), .*; received shard=2\.",
         ),
         (
             lambda a, y: MultimodalDataset({"a": a}, {"t": y}, num_classes=3, shard=(0, 1, 2)),
-            r"shard must be None or \(index, count\), .*; received \(0, 1, 2\)\.",
+            r"shard` must be None or \(index, count\), .*; received shard=\(0, 1, 2\)\.",
         ),
         (
             lambda a, y: MultimodalDataset({"a": a[:0]}, {"t": y[:0]}, num_classes=3),

@@ -241,6 +241,6 @@ def test_synthetic_data_records_its_arguments(paired):
     for m in paired.modality_names:
         assert _identical(again.images[m], paired.images[m])
     assert paired.arguments["unseen_class"] is False
-    with pytest.raises(ValueError, match=r"make_synthetic: unseen_class must be True or False; "
-                                         r"received 'yes'"):
+    with pytest.raises(ValueError, match=r"make_synthetic: `unseen_class` must be True or False; "
+                                         r"received unseen_class='yes'"):
         make_synthetic(4, image_size=16, unseen_class="yes")

@@ -36,8 +36,8 @@ def test_zero_fractions_give_empty_splits():
     [
         ((np.array([0.5, 1.0]), 0.1, 0.1), "integer class labels"),
         ((np.zeros((2, 2), int), 0.1, 0.1), "1-D array"),
-        ((np.array([0, 1]), -0.1, 0.1), r"val_fraction must be a number in \[0, 1\)"),
-        ((np.array([0, 1]), 0.1, 1.0), r"test_fraction must be a number in \[0, 1\)"),
+        ((np.array([0, 1]), -0.1, 0.1), r"val_fraction` must be a number in \[0, 1\)"),
+        ((np.array([0, 1]), 0.1, 1.0), r"test_fraction` must be a number in \[0, 1\)"),
         ((np.array([0, 1]), 0.5, 0.5), "must be below 1"),
         ((np.array([0, 0, 1, 1, 1, 1]), 0.3, 0.4), "class 0 has 2 samples"),
     ],

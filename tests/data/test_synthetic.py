@@ -194,19 +194,19 @@ def test_its_names_and_shapes_build_a_drifa_net():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(num_samples=0), "num_samples must be an integer >= 1"),
+        (dict(num_samples=0), "num_samples` must be an integer >= 1"),
         (dict(modalities=["xray"]), "unknown modality kind 'xray'"),
-        (dict(modalities=0), "modalities must be an integer >= 1"),
-        (dict(image_size=8), "image_size must be"),
+        (dict(modalities=0), "modalities` must be an integer >= 1"),
+        (dict(image_size=8), "image_size` must be"),
         (dict(num_classes=(5, 7, 2)), "num_classes has 3 entries"),
-        (dict(num_classes=1), "every class count must be an integer >= 2"),
+        (dict(num_classes=1), "every class count an integer >= 2"),
         (dict(label_mode="paired", num_classes=(5, 7)), "paired' has one task"),
-        (dict(label_mode="joint"), "label_mode must be one of"),
+        (dict(label_mode="joint"), "label_mode` must be one of"),
         (dict(label_mode="same_quadrant", modalities=1), "compares the evidence positions of "
          r"two modalities or more; received modalities=1"),
-        (dict(noise=-0.1), "noise must be a finite number >= 0"),
-        (dict(channels=2), r"channels must be None, 1 \(grayscale\) or 3"),
-        (dict(seed=-1), "seed must be an integer >= 0"),
+        (dict(noise=-0.1), "noise` must be a number >= 0"),
+        (dict(channels=2), r"channels` must be None, 1 \(grayscale\) or 3"),
+        (dict(seed=-1), "seed` must be an integer >= 0"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, message):

@@ -39,5 +39,5 @@ def test_sees_pooled_vectors_only():
 
 
 def test_rejects_bad_units():
-    with pytest.raises(ValueError, match=r"`units` must be a positive integer; received units=0"):
+    with pytest.raises(ValueError, match=r"`units` must be an integer >= 1; received units=0"):
         GatedModalityFusion(0)

@@ -37,5 +37,5 @@ def test_one_modality_works():
 
 @pytest.mark.parametrize("arg", ["num_heads", "num_layers", "mlp_ratio"])
 def test_rejects_bad_sizes(arg):
-    with pytest.raises(ValueError, match=rf"`{arg}` must be a positive integer; received {arg}=0"):
+    with pytest.raises(ValueError, match=rf"`{arg}` must be an integer >= 1; received {arg}=0"):
         MultimodalTransformerFusion(8, **{arg: 0})

@@ -196,8 +196,8 @@ def test_default_width_is_the_branches_channels():
 @pytest.mark.parametrize(
     "kwargs,message",
     [
-        (dict(fusion="attention"), r"fusion must be one of \('drifa', 'concat', 'mlp', 'gated', "
-         r"'cross_attention', 'transformer'\); received 'attention'"),
+        (dict(fusion="attention"), r"fusion` must be one of \('drifa', 'concat', 'mlp', 'gated', "
+         r"'cross_attention', 'transformer'\); received fusion='attention'"),
         (dict(fusion="mlp", use_mfa=True), r"use_mfa=True switches on DRIFA attention, which "
          r"only fusion='drifa' has; received it with fusion='mlp'"),
         (dict(fusion="concat", use_mifa=True), r"use_mifa=True .* fusion='concat'"),
@@ -207,7 +207,7 @@ def test_default_width_is_the_branches_channels():
         (dict(use_mfa="False"), r"`use_mfa` must be True, False or None .*received use_mfa='False'"),
         (dict(fusion_units=16), r"fusion_units sets the width .* received fusion_units=16 with "
          r"fusion='drifa'"),
-        (dict(fusion="mlp", fusion_units=0), r"fusion_units must be None or an integer >= 1; "
+        (dict(fusion="mlp", fusion_units=0), r"fusion_units` must be None or an integer >= 1; "
          r"received fusion_units=0"),
         (dict(fusion="cross_attention", modalities=1, num_classes=3),
          r"fusion='cross_attention' needs at least two modalities"),

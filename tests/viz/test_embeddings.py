@@ -86,10 +86,10 @@ def test_draws_on_a_given_axes_with_class_names(model_and_data):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(method="umap"), r"method must be one of \('tsne', 'pca'\); received 'umap'"),
+        (dict(method="umap"), r"method` must be one of \('tsne', 'pca'\); received method='umap'"),
         (dict(labels=np.zeros(5, int)), r"labels has shape \(5,\); expected \(24,\) integer"),
         (dict(labels=np.full(24, 0.5)), r"labels must be integer classes"),
-        (dict(perplexity=24), r"perplexity must be a number in \(0, 24\)"),
+        (dict(perplexity=24), r"perplexity` must be a number in \(0, 24\)"),
         (dict(method="pca", class_names=["a"]), r"class_names has 1 entries; labels go up to class 2"),
     ],
 )
