@@ -259,13 +259,11 @@ def task_index(where, task, tasks):
     """The output index of `task`, given as an index or an output name."""
     if isinstance(task, str):
         if task not in tasks:
-            raise ValueError(f"{where}: task {task!r} is not an output; expected one of {tasks}.")
+            fail(where, "task", f"one of the outputs {tasks}", task)
         return tasks.index(task)
     if not is_int(task) or not 0 <= task < len(tasks):
-        raise ValueError(
-            f"{where}: task {task!r} is out of range; expected a name in {tasks} or an "
-            f"index 0 <= task < {len(tasks)}."
-        )
+        fail(where, "task", f"an output name in {tasks} or an index from 0 to {len(tasks) - 1}",
+             task)
     return int(task)
 
 

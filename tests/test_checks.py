@@ -38,9 +38,9 @@ def test_positive_int_and_seed():
 def test_task_index():
     tasks = ["a", "b"]
     assert _checks.task_index("f", "b", tasks) == 1 and _checks.task_index("f", np.int64(0), tasks) == 0
-    with pytest.raises(ValueError, match=r"f: task 'c' is not an output; expected one of \['a', 'b'\]"):
+    with pytest.raises(ValueError, match=r"f: `task` must be one of the outputs \['a', 'b'\]; received task='c'"):
         _checks.task_index("f", "c", tasks)
-    with pytest.raises(ValueError, match=r"f: task 2 is out of range"):
+    with pytest.raises(ValueError, match=r"f: `task` must be an output name in .* or an index from 0 to 1; received task=2"):
         _checks.task_index("f", 2, tasks)
 
 
@@ -133,9 +133,6 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 _PROBS = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
 _LABELS = np.array([0, 1, 0, 1])
 _IMAGES = np.zeros((4, 16, 16, 3), "float32")
-_PARALLEL = pytest.mark.xfail(
-    strict=True, reason="ensemble/explain/callbacks move to _checks in the parallel change"
-)
 
 
 def unified(where, name, value):
@@ -360,13 +357,11 @@ def _evaluation_rows():
 
 
 def _parallel_rows():
-    """MCDropoutEnsemble, GradCAM and GradCAMCallback: `_PARALLEL` marks the rows whose
-    message does not fit the format yet."""
+    """MCDropoutEnsemble, GradCAM and GradCAMCallback."""
     return [
         _row(lambda: keras_drifa.MCDropoutEnsemble(_dense_model, num_members=0),
              "MCDropoutEnsemble", "num_members", 0),
-        _row(lambda: keras_drifa.MCDropoutEnsemble([]), "MCDropoutEnsemble", "members", [],
-             _PARALLEL),
+        _row(lambda: keras_drifa.MCDropoutEnsemble([]), "MCDropoutEnsemble", "members", []),
         _row(lambda: _ensemble().predict_uncertainty(_IMAGES, num_samples=0),
              "predict_uncertainty", "num_samples", 0),
         _row(lambda: _ensemble().predict_uncertainty(_IMAGES, seed=-1), "predict_uncertainty",
@@ -375,18 +370,16 @@ def _parallel_rows():
              "verbose", 3),
         _row(lambda: _ensemble().predict_uncertainty(_IMAGES, allow_large="yes"),
              "predict_uncertainty", "allow_large", "yes"),
-        _row(lambda: _gradcam(method="cam"), "GradCAM", "method", "cam", _PARALLEL),
-        _row(lambda: _gradcam(num_samples=1), "GradCAM", "num_samples", 1, _PARALLEL),
-        _row(lambda: _gradcam(batch_size=0), "GradCAM", "batch_size", 0, _PARALLEL),
-        _row(lambda: _gradcam()(_IMAGES, task=5), "GradCAM", "task", 5, _PARALLEL),
-        _row(lambda: _gradcam()(_IMAGES, verbose=3), "GradCAM", "verbose", 3, _PARALLEL),
-        _row(lambda: _gradcam_callback(log_dir=3), "GradCAMCallback", "log_dir", 3, _PARALLEL),
-        _row(lambda: _gradcam_callback(every_n_epochs=0), "GradCAMCallback", "every_n_epochs", 0,
-             _PARALLEL),
+        _row(lambda: _gradcam(method="cam"), "GradCAM", "method", "cam"),
+        _row(lambda: _gradcam(num_samples=1), "GradCAM", "num_samples", 1),
+        _row(lambda: _gradcam(batch_size=0), "GradCAM", "batch_size", 0),
+        _row(lambda: _gradcam()(_IMAGES, task=5), "GradCAM", "task", 5),
+        _row(lambda: _gradcam()(_IMAGES, verbose=3), "GradCAM", "verbose", 3),
+        _row(lambda: _gradcam_callback(log_dir=3), "GradCAMCallback", "log_dir", 3),
+        _row(lambda: _gradcam_callback(every_n_epochs=0), "GradCAMCallback", "every_n_epochs", 0),
         _row(lambda: _gradcam_callback(tensorboard="yes"), "GradCAMCallback", "tensorboard",
              "yes"),
-        _row(lambda: _gradcam_callback(method="cam"), "GradCAMCallback", "method", "cam",
-             _PARALLEL),
+        _row(lambda: _gradcam_callback(method="cam"), "GradCAMCallback", "method", "cam"),
     ]
 
 

@@ -15,7 +15,7 @@ def make_members(members, num_members):
         num_members = _checks.positive_int(WHERE, "num_members", num_members)
     if isinstance(members, (list, tuple)):
         if not members:
-            raise ValueError(f"{WHERE}: `members` is an empty list; expected models.")
+            _checks.fail(WHERE, "members", "a non-empty list of models, or a builder with num_members", members)
         if num_members is not None and num_members != len(members):
             raise ValueError(
                 f"{WHERE}: `num_members`={num_members} but `members` lists "

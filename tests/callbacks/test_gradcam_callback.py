@@ -234,7 +234,7 @@ def test_rejects_bad_arguments(tmp_path, kwargs, match):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(task=2), r"task 2 is out of range"),
+        (dict(task=2), r"`task` must be .*; received task=2"),
         (dict(labels=[0, 1, 2]), r"labels has 3 entries; expected 2"),
         (dict(labels=[0, 3]), r"labels \[0, 3\] include classes outside 0..2 of task 'task_0'"),
         (dict(inputs="one"), r"`inputs` has 1 array\(s\); expected 2"),

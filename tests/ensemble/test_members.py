@@ -35,7 +35,7 @@ def test_construction_errors():
         MCDropoutEnsemble(lambda: "model", num_members=2)
     with pytest.raises(ValueError, match="the same model object appears more than once"):
         MCDropoutEnsemble([member, member])
-    with pytest.raises(ValueError, match="`members` is an empty list"):
+    with pytest.raises(ValueError, match=r"`members` must be a non-empty list of models.*; received members=\[\]"):
         MCDropoutEnsemble([])
 
 

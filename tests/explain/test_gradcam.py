@@ -416,9 +416,9 @@ def test_rejects_the_same_feature_map_twice(fusion):
 @pytest.mark.parametrize(
     "call, match",
     [
-        (dict(task=1), r"task 1 is out of range; expected a name in \['out'\] or an index"),
-        (dict(task="task_0"), r"task 'task_0' is not an output; expected one of \['out'\]"),
-        (dict(task=True), r"task True is out of range"),
+        (dict(task=1), r"`task` must be an output name in \['out'\] or an index from 0 to 0; received task=1"),
+        (dict(task="task_0"), r"`task` must be one of the outputs \['out'\]; received task='task_0'"),
+        (dict(task=True), r"`task` must be .*; received task=True"),
         (dict(class_index=4), r"class_index \[4, 4, 4\] is out of range for task 'out' with 4"),
         (dict(class_index=[0, -1, 2]), r"class_index \[-1\] is out of range"),
         (dict(class_index=[0, 1]), r"class_index must be None, an int or 3 ints"),
