@@ -11,7 +11,7 @@
 set -u
 KERAS_ENVS=${KERAS_ENVS:-"oldest=.venv-keras-min newest=.venv"}
 BACKEND=${BACKEND:-torch}
-TESTS=${TESTS:-"tests/layers tests/models/test_drifa_net.py tests/test_ensemble.py tests/explain tests/data"}
+TESTS=${TESTS:-"tests/layers tests/models/test_drifa_net.py tests/ensemble tests/explain tests/data"}
 PYTEST_ARGS=${PYTEST_ARGS:-}
 declare -A status summary elapsed version
 failed=0
