@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_drifa import _checks
+from keras_drifa.layers import _weight_arguments as weight_arguments
 from keras_drifa.layers._validation import feature_map_list
 from keras_drifa.layers.feature_map_tokens import FeatureMapTokens
 
@@ -29,6 +30,10 @@ class CrossModalAttentionFusion(keras.layers.Layer):
     Args:
         units: width of the tokens and of each attention's output.
         num_heads: attention heads; each has key size `max(1, units // num_heads)`.
+        kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer: of the
+            token projections (`Dense`) and the attentions (`MultiHeadAttention`), as
+            Keras's layers take them (a fresh initializer per sublayer); the defaults are
+            Keras's.
         **kwargs: standard layer arguments (`name`, `dtype`, ...).
 
     Input: a list of M >= 2 feature maps `(batch, height_m, width_m, channels_m)` with
@@ -44,11 +49,21 @@ class CrossModalAttentionFusion(keras.layers.Layer):
     (2, 32)
     """
 
-    def __init__(self, units, num_heads=4, **kwargs):
+    def __init__(
+        self, units, num_heads=4,
+        kernel_initializer="glorot_uniform", bias_initializer="zeros",
+        kernel_regularizer=None, bias_regularizer=None, **kwargs,
+    ):
         super().__init__(**kwargs)
+        weight_arguments.store_for_sublayers(
+            self, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer
+        )
         self.units = _checks.positive_int(self.__class__.__name__, "units", units)
         self.num_heads = _checks.positive_int(self.__class__.__name__, "num_heads", num_heads)
-        self.tokens = FeatureMapTokens(units, name="tokens", dtype=self.dtype_policy)
+        self.tokens = FeatureMapTokens(
+            units, name="tokens", dtype=self.dtype_policy,
+            **weight_arguments.passed_on(self),
+        )
 
     def build(self, input_shape):
         shapes = feature_map_list(self, input_shape, minimum=2)
@@ -59,6 +74,7 @@ class CrossModalAttentionFusion(keras.layers.Layer):
             attention = keras.layers.MultiHeadAttention(
                 self.num_heads, max(1, self.units // self.num_heads),
                 name=f"attention_{m}", dtype=self.dtype_policy,
+                **weight_arguments.for_sublayer(self),
             )
             attention.build((None, count, self.units), (None, sum(counts) - count, self.units))
             norm = keras.layers.LayerNormalization(name=f"norm_{m}", dtype=self.dtype_policy)
@@ -81,4 +97,5 @@ class CrossModalAttentionFusion(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"units": self.units, "num_heads": self.num_heads})
+        config.update(weight_arguments.config(self))
         return config

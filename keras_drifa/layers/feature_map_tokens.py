@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_drifa import _checks
+from keras_drifa.layers import _weight_arguments as weight_arguments
 from keras_drifa.layers._validation import feature_map_list
 
 
@@ -25,6 +26,10 @@ class FeatureMapTokens(keras.layers.Layer):
     Args:
         units: width of the tokens.
         modality_embedding: `True` adds one learned vector per modality to its tokens.
+        kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer: of the
+            projections (`Dense`), as Keras's layers take them (a fresh initializer per
+            projection); the defaults are Keras's. The position and modality embeddings
+            keep their normal initializer (stddev 0.02).
         **kwargs: standard layer arguments (`name`, `dtype`, ...).
 
     Input: a list of M >= 1 feature maps `(batch, height_m, width_m, channels_m)`; sizes
@@ -40,8 +45,15 @@ class FeatureMapTokens(keras.layers.Layer):
     ((2, 16, 16), (2, 6, 16))
     """
 
-    def __init__(self, units, modality_embedding=False, **kwargs):
+    def __init__(
+        self, units, modality_embedding=False,
+        kernel_initializer="glorot_uniform", bias_initializer="zeros",
+        kernel_regularizer=None, bias_regularizer=None, **kwargs,
+    ):
         super().__init__(**kwargs)
+        weight_arguments.store_for_sublayers(
+            self, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer
+        )
         self.units = _checks.positive_int(self.__class__.__name__, "units", units)
         self.modality_embedding = _checks.boolean(
             self.__class__.__name__, "modality_embedding", modality_embedding
@@ -57,7 +69,10 @@ class FeatureMapTokens(keras.layers.Layer):
                     "embeddings need fixed sizes (build the model with a fixed input_shape)."
                 )
         self.projections = [
-            keras.layers.Dense(self.units, name=f"projection_{m}", dtype=self.dtype_policy)
+            keras.layers.Dense(
+                self.units, name=f"projection_{m}", dtype=self.dtype_policy,
+                **weight_arguments.for_sublayer(self),
+            )
             for m in range(len(shapes))
         ]
         for projection, (height, width, channels) in zip(self.projections, shapes):
@@ -98,4 +113,5 @@ class FeatureMapTokens(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"units": self.units, "modality_embedding": self.modality_embedding})
+        config.update(weight_arguments.config(self))
         return config

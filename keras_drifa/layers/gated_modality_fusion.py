@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_drifa import _checks
+from keras_drifa.layers import _weight_arguments as weight_arguments
 from keras_drifa.layers._validation import feature_map_list
 
 
@@ -26,6 +27,9 @@ class GatedModalityFusion(keras.layers.Layer):
 
     Args:
         units: width of each modality's projected vector and of the scorer.
+        kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer: of the
+            projections and the scorer (`Dense`), as Keras's layers take them (a fresh
+            initializer per sublayer); the defaults are Keras's.
         **kwargs: standard layer arguments (`name`, `dtype`, ...).
 
     Input: a list of M >= 1 feature maps `(batch, height_m, width_m, channels_m)`; sizes
@@ -41,19 +45,30 @@ class GatedModalityFusion(keras.layers.Layer):
     (2, 32)
     """
 
-    def __init__(self, units, **kwargs):
+    def __init__(
+        self, units,
+        kernel_initializer="glorot_uniform", bias_initializer="zeros",
+        kernel_regularizer=None, bias_regularizer=None, **kwargs,
+    ):
         super().__init__(**kwargs)
+        weight_arguments.store_for_sublayers(
+            self, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer
+        )
         self.units = _checks.positive_int(self.__class__.__name__, "units", units)
         self.score_hidden = keras.layers.Dense(
-            units, activation="tanh", name="score_hidden", dtype=self.dtype_policy
+            units, activation="tanh", name="score_hidden", dtype=self.dtype_policy,
+            **weight_arguments.for_sublayer(self),
         )
-        self.score = keras.layers.Dense(1, name="score", dtype=self.dtype_policy)
+        self.score = keras.layers.Dense(
+            1, name="score", dtype=self.dtype_policy, **weight_arguments.for_sublayer(self)
+        )
 
     def build(self, input_shape):
         shapes = feature_map_list(self, input_shape)
         self.projections = [
             keras.layers.Dense(
-                self.units, activation="relu", name=f"projection_{m}", dtype=self.dtype_policy
+                self.units, activation="relu", name=f"projection_{m}",
+                dtype=self.dtype_policy, **weight_arguments.for_sublayer(self),
             )
             for m in range(len(shapes))
         ]
@@ -89,4 +104,5 @@ class GatedModalityFusion(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"units": self.units})
+        config.update(weight_arguments.config(self))
         return config

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_drifa import _checks
+from keras_drifa.layers import _weight_arguments as weight_arguments
 from keras_drifa.layers._validation import feature_map_list
 from keras_drifa.layers.feature_map_tokens import FeatureMapTokens
 
@@ -27,6 +28,10 @@ class MultimodalTransformerFusion(keras.layers.Layer):
         num_heads: attention heads; each has key size `max(1, units // num_heads)`.
         num_layers: encoder layers.
         mlp_ratio: hidden width of each layer's MLP, in multiples of `units`.
+        kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer: of the
+            token projections, the attentions (`MultiHeadAttention`) and the MLPs
+            (`Dense`), as Keras's layers take them (a fresh initializer per sublayer); the
+            defaults are Keras's.
         **kwargs: standard layer arguments (`name`, `dtype`, ...).
 
     Input: a list of M >= 1 feature maps `(batch, height_m, width_m, channels_m)` with
@@ -42,20 +47,29 @@ class MultimodalTransformerFusion(keras.layers.Layer):
     (2, 32)
     """
 
-    def __init__(self, units, num_heads=4, num_layers=2, mlp_ratio=2, **kwargs):
+    def __init__(
+        self, units, num_heads=4, num_layers=2, mlp_ratio=2,
+        kernel_initializer="glorot_uniform", bias_initializer="zeros",
+        kernel_regularizer=None, bias_regularizer=None, **kwargs,
+    ):
         super().__init__(**kwargs)
+        weight_arguments.store_for_sublayers(
+            self, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer
+        )
         owner = self.__class__.__name__
         self.units = _checks.positive_int(owner, "units", units)
         self.num_heads = _checks.positive_int(owner, "num_heads", num_heads)
         self.num_layers = _checks.positive_int(owner, "num_layers", num_layers)
         self.mlp_ratio = _checks.positive_int(owner, "mlp_ratio", mlp_ratio)
         self.tokens = FeatureMapTokens(
-            units, modality_embedding=True, name="tokens", dtype=self.dtype_policy
+            units, modality_embedding=True, name="tokens", dtype=self.dtype_policy,
+            **weight_arguments.passed_on(self),
         )
         policy = self.dtype_policy
         self.attentions = [
             keras.layers.MultiHeadAttention(
-                num_heads, max(1, units // num_heads), name=f"attention_{i}", dtype=policy
+                num_heads, max(1, units // num_heads), name=f"attention_{i}", dtype=policy,
+                **weight_arguments.for_sublayer(self),
             )
             for i in range(num_layers)
         ]
@@ -65,11 +79,14 @@ class MultimodalTransformerFusion(keras.layers.Layer):
         ]
         self.mlp_hidden = [
             keras.layers.Dense(mlp_ratio * units, activation="relu", name=f"mlp_hidden_{i}",
-                               dtype=policy)
+                               dtype=policy, **weight_arguments.for_sublayer(self))
             for i in range(num_layers)
         ]
         self.mlp_outputs = [
-            keras.layers.Dense(units, name=f"mlp_output_{i}", dtype=policy)
+            keras.layers.Dense(
+                units, name=f"mlp_output_{i}", dtype=policy,
+                **weight_arguments.for_sublayer(self),
+            )
             for i in range(num_layers)
         ]
         self.mlp_norms = [
@@ -114,4 +131,5 @@ class MultimodalTransformerFusion(keras.layers.Layer):
                 "mlp_ratio": self.mlp_ratio,
             }
         )
+        config.update(weight_arguments.config(self))
         return config

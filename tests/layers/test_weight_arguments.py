@@ -1,6 +1,6 @@
-"""The attention layers' kernel_initializer, bias_initializer, kernel_regularizer and
-bias_regularizer: defaults unchanged, applied per projection, serialised, and counted in the
-losses."""
+"""The attention and fusion layers' kernel_initializer, bias_initializer, kernel_regularizer
+and bias_regularizer: defaults unchanged, applied per projection or sublayer, serialised, and
+counted in the losses."""
 
 import keras
 import numpy as np
@@ -19,6 +19,15 @@ LAYERS = {
     "MLIFA": (layers.MLIFA, {"units": UNITS}, [MAP, MAP[:, :3, :3]]),
     "MIFA": (layers.MIFA, {"units": UNITS}, [MAP, MAP[:, :3, :3]]),
     "RRABlock": (layers.RRABlock, {"filters": 8, "strides": 2}, MAP),
+    "FeatureMapTokens": (layers.FeatureMapTokens, {"units": UNITS}, [MAP, MAP[:, :3, :3]]),
+    "GatedModalityFusion": (layers.GatedModalityFusion, {"units": UNITS}, [MAP, MAP[:, :3, :3]]),
+    "CrossModalAttentionFusion": (
+        layers.CrossModalAttentionFusion, {"units": UNITS, "num_heads": 2}, [MAP, MAP[:, :3, :3]]
+    ),
+    "MultimodalTransformerFusion": (
+        layers.MultimodalTransformerFusion, {"units": UNITS, "num_heads": 2, "num_layers": 1},
+        [MAP, MAP[:, :3, :3]],
+    ),
 }
 CUSTOM = {
     "kernel_initializer": "he_normal",
@@ -125,3 +134,35 @@ def test_rra_block_passes_them_to_its_convolutions_and_mfas():
     mifa([MAP, MAP])
     np.testing.assert_array_equal(to_numpy(mifa.mgifa.dense_kernel), 1)
     np.testing.assert_array_equal(to_numpy(mifa.mlifa.kernels), 1)
+
+
+def test_fusion_defaults_draw_what_keras_defaults_drew():
+    """The fusion layers' default initializers give the numbers their sublayers gave with
+    Keras's own defaults, before the layers took these arguments: `GatedModalityFusion`
+    against plain `Dense` layers created in its order (scorer, then projections)."""
+    maps = [MAP, MAP[:, :3, :3]]
+    keras.utils.set_random_seed(3)
+    gated = layers.GatedModalityFusion(UNITS)
+    gated(maps)
+    keras.utils.set_random_seed(3)
+    reference = [keras.layers.Dense(UNITS), keras.layers.Dense(1)]
+    reference += [keras.layers.Dense(UNITS) for _ in maps]
+    for dense, inputs in zip(reference, (UNITS, UNITS, UNITS, UNITS)):
+        dense.build((None, inputs))
+    built = [gated.score_hidden, gated.score, *gated.projections]
+    for dense, expected in zip(built, reference):
+        np.testing.assert_array_equal(to_numpy(dense.kernel), to_numpy(expected.kernel))
+
+
+def test_fusion_layers_pass_them_to_every_sublayer():
+    fusion = layers.MultimodalTransformerFusion(
+        UNITS, num_heads=2, num_layers=1, kernel_initializer="ones",
+        kernel_regularizer=keras.regularizers.L2(0.01),
+    )
+    fusion([MAP, MAP[:, :3, :3]])
+    kernels = [w for w in fusion.weights if w.name == "kernel"]
+    # Two token projections, query/key/value/output of one attention, two MLP layers.
+    assert len(kernels) == 8
+    for kernel in kernels:
+        np.testing.assert_array_equal(to_numpy(kernel), 1, err_msg=kernel.path)
+    assert len(fusion.losses) == 8
