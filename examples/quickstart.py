@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 # Minutes for the default settings on a quiet 2-core CPU machine, first run (compilation
 # included), measured with `make demo BACKEND=...` (README, "The demo").
-EXPECTED_MINUTES = {"tensorflow": 7, "jax": 9, "torch": 4}
+EXPECTED_MINUTES = {"tensorflow": 6, "jax": 7, "torch": 4}
 # JAX keeps compiled code here between runs; a second run starts in seconds.
 JAX_CACHE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".cache", "jax")
 
