@@ -23,22 +23,26 @@ def _launches_early(module):
     return module is not None and callable(getattr(module, "launch_early", None))
 
 
+_EARLY_MODULES = []
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session, config, items):
-    """The tests of modules with early launches (tests/distributed/launch.py) run last, so
-    that their runs go on in the background while the rest of the suite runs."""
+    """The tests of modules with early launches (tests/distributed/launch.py) run last."""
     items.sort(key=lambda item: _launches_early(getattr(item, "module", None)))
+    modules = {id(m): m for m in (getattr(i, "module", None) for i in items)}
+    _EARLY_MODULES[:] = [m for m in modules.values() if _launches_early(m)]
 
 
-def pytest_collection_finish(session):
-    """Starts the early launches of the modules that have selected tests (none for
-    `--collect-only`); each module's `launch_early` returns at once on other backends."""
-    if session.config.option.collectonly:
-        return
-    modules = {id(m): m for m in (getattr(i, "module", None) for i in session.items)}
-    for module in modules.values():
-        if _launches_early(module):
+def pytest_runtest_setup(item):
+    """When the first of those tests starts, every such module's runs start together
+    (each module's `launch_early` returns at once on other backends), so that they share
+    the cores with each other only. Started at collection instead, to share them with the
+    rest of the suite, they added about twice their own time to `make test`."""
+    if _launches_early(getattr(item, "module", None)):
+        for module in _EARLY_MODULES:
             module.launch_early()
+        _EARLY_MODULES.clear()
 
 
 def pytest_sessionfinish(session, exitstatus):

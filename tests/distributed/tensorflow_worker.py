@@ -48,7 +48,7 @@ def build(sync_batch_norm, dropout_rate=0.0, attention=True):
     import keras_drifa
 
     return keras_drifa.build_model(
-        2, SHAPE, CLASSES, widths=(4, 8), blocks_per_stage=(1, 1),
+        2, SHAPE, CLASSES, widths=(8,), blocks_per_stage=(1,),
         dropout_rate=dropout_rate, use_mfa=attention, use_mifa=attention,
         sync_batch_norm=sync_batch_norm,
     )

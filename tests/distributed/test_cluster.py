@@ -4,7 +4,6 @@ Several devices and processes: test_jax.py, test_tensorflow.py, test_torch.py.
 """
 
 import keras
-import numpy as np
 import pytest
 
 import keras_drifa
@@ -36,8 +35,11 @@ def test_one_device_changes_nothing(fresh):
         model = keras_drifa.build_model(
             2, (16, 16, 3), 3, widths=(4,), blocks_per_stage=(1,)
         )
-    x = [np.zeros((2, 16, 16, 3), "float32")] * 2
-    assert keras.ops.convert_to_numpy(model(x)).shape == (2, 3)
+    if BACKEND == "jax":
+        assert keras.distribution.distribution() is None  # no distribution was set
+    # Built, not called: a call would check nothing the one-device model tests do not,
+    # and eager JAX compiles each op (11 s).
+    assert tuple(model.output.shape) == (None, 3)
     assert "process 0 of 1" in repr(cluster)
 
 

@@ -2,7 +2,7 @@
 sample and explain as one device does, and a killed process resumes from its backup.
 
 Runs of tests/distributed/train_worker.py, shared by the tests of this module and started
-in the background after collection (`launch_early`, tests/distributed/launch.py):
+in the background with the first distributed test (`launch_early`, tests/distributed/launch.py):
 - one process with two virtual CPU devices (`--xla_force_host_platform_device_count=2`):
   the one-device references (a one-stage `build_model` model, an ensemble and its
   inference per shard), then the model under `DataParallel` over its two devices;
@@ -86,7 +86,7 @@ def _orchestrate(out):
 
 
 def launch_early():
-    """Starts the runs in the background (tests/conftest.py calls this after collection)."""
+    """Starts the runs in the background (tests/conftest.py calls this before the first distributed test)."""
     if keras.backend.backend() == "jax":
         launch.launch_early(__name__, _orchestrate, "jax_runs")
 

@@ -4,12 +4,12 @@ Two processes of tests/distributed/tensorflow_worker.py run the same script, one
 single device (the reference) and one under `setup()` with two logical CPU devices
 (which must be configured before TensorFlow initialises, hence the processes); the tests
 compare what they wrote. One run of each, since tracing dominates, started in the
-background after collection (`launch_early`, tests/distributed/launch.py).
+background (`launch_early`, tests/distributed/launch.py).
 The fault test launches the example itself (examples/distributed_training.py with
-`--virtual-devices 2`): a run killed in the middle of its second epoch
-(killed_example.py), its relaunch, and a run that was not interrupted. All start
-together with the workers, which leaves no core idle while one process traces alone
-(2-core machine: 209 s together, against 134 s + 90 s one after the other).
+`--virtual-devices 2`): a run whose backup folder is copied in the middle of its second
+epoch, as a kill there would leave it (interrupted_example.py), then trains on
+uninterrupted, and a relaunch on the copy. The launches start together when the first
+test of this module needs them, at the end of the session (tests/conftest.py).
 """
 
 import json
@@ -28,25 +28,25 @@ pytestmark = pytest.mark.skipif(
 )
 
 WORKER = launch.WORKER.with_name("tensorflow_worker.py")
-KILLED = launch.WORKER.with_name("killed_example.py")
-KILL_AT_EPOCH = 1  # 0-based: the second of 2, at its second batch, after the first's backup
+INTERRUPTED = launch.WORKER.with_name("interrupted_example.py")
+COPY_AT_EPOCH = 1  # 0-based: the second of 2, at its second batch, after the first's backup
 
 # Sizes of the worker's run (tensorflow_worker.py).
 STEPS = 3
 GLOBAL_BATCH = 8
-# Figures measured on the four-stage tiny model these tests used before (widths 4, 4, 8, 8);
-# the two-stage model they use now (4, 8) passes the same bounds.
 # Why synchronised steps agree: two replicas sum the batch statistics of the halves of a
 # batch (SynchronizedBatchNormalization's all-reduce) and the halves' gradients (the
 # strategy's), where one device sums the whole batch at once: the same numbers added in
-# another order, so float32 round-off. Measured, relative to the size of the update from
-# the initial weights: 1.0e-5 after step 1 (max abs 8.8e-7), 6.5e-5 after step 2 and
-# 3.1e-2 after step 3, where round-off tips a kink (ReLU, max-pooling) of this tiny model
-# one way or the other; one device alone shows the same (plain against synchronised
-# batch normalisation, the same statistics by two formulas: 9.1e-6, 5.8e-5, 3.1e-2).
-# Plain batch normalisation on two replicas differs by 2.0 from the first step.
-FIRST_STEP_RTOL = 1e-4
-STEPS_RTOL = 0.1
+# another order, so float32 round-off. Measured on the one-stage model of the worker,
+# relative to the size of the update from the initial weights: 1.7e-6, 1.4e-6 and 1.4e-6
+# after steps 1, 2 and 3; one device alone shows the same (plain against synchronised
+# batch normalisation, the same statistics by two formulas: 1.4e-6, 1.1e-6, 1.0e-6).
+# (The two-stage model used before reached 3.1e-2 at step 3, where round-off tipped a
+# kink, a ReLU or a max-pooling, one way or the other.)
+# Plain batch normalisation on two replicas differs by 0.17, 0.14 and 0.16 (moving
+# statistics alone: 0.019 after step 1), a hundred times the bound and more.
+STEPS_RTOL = 1e-4
+PLAIN_MIN_DIFFERENCE = 100 * STEPS_RTOL
 # Inference of the same weights: round-off only (measured 1.2e-7 for evaluate, 0 else).
 INFERENCE_ATOL = 1e-5
 
@@ -65,21 +65,20 @@ def _orchestrate(folder):
         for devices in (1, 2)
     ]
     options = ["--epochs", 2, *launch.TINY_EXAMPLE, "--virtual-devices", 2, "--checkpoint-dir"]
+    copy = folder / "example" / "resumed"
     uninterrupted = launch.start(
-        [launch.EXAMPLE, *options, folder / "example" / "uninterrupted"], env
+        [INTERRUPTED, COPY_AT_EPOCH, copy, *options, folder / "example" / "uninterrupted"], env
     )
-    killed = launch.start([KILLED, KILL_AT_EPOCH, *options, folder / "example" / "resumed"], env)
-    processes = [*workers, uninterrupted, killed]
+    processes = [*workers, uninterrupted]
     try:
-        rc = killed.wait(timeout=launch.TIMEOUT_S)
-        assert rc == -9, launch.output(killed)[-3000:]  # killed itself in epoch 2
-        relaunch = launch.start([launch.EXAMPLE, *options, folder / "example" / "resumed"], env)
+        launch.wait_all([uninterrupted])
+        relaunch = launch.start([launch.EXAMPLE, *options, copy], env)
         processes.append(relaunch)
         outputs = launch.wait_all([*workers, uninterrupted, relaunch])
     finally:
         launch.kill_all(processes)
     results = {"example": (folder / "example", {
-        "uninterrupted": outputs[2], "killed": launch.output(killed), "resumed": outputs[3],
+        "uninterrupted": outputs[2], "resumed": outputs[3],
     })}
     for devices in (1, 2):
         with open(folder / str(devices) / "report.json") as file:
@@ -88,7 +87,7 @@ def _orchestrate(folder):
 
 
 def launch_early():
-    """Starts the runs in the background (tests/conftest.py calls this after collection)."""
+    """Starts the runs in the background (tests/conftest.py calls this before the first distributed test)."""
     if keras.backend.backend() == "tensorflow":
         launch.launch_early(__name__, _orchestrate, "tensorflow_runs")
 
@@ -144,7 +143,6 @@ def test_sync_batch_norm_steps_equal_one_device(runs):
     give what one device computes, up to the order of the additions."""
     one, two = _steps(runs, 1, "sync"), _steps(runs, 2, "sync")
     assert len(one) == len(two) == STEPS + 1
-    assert _relative_difference(one[1], two[1], one[0]) < FIRST_STEP_RTOL
     for step in range(1, STEPS + 1):
         assert _relative_difference(one[step], two[step], one[0]) < STEPS_RTOL, step
     # fit's loss: the mean over the steps.
@@ -159,12 +157,14 @@ def test_plain_batch_norm_uses_per_replica_statistics(runs):
     moving = [k for k in one[0] if "moving_" in k]
     kernels = [k for k in one[0] if "kernel" in k]
     assert moving and kernels
-    assert _relative_difference(one[1], two[1], one[0], moving) > 100 * FIRST_STEP_RTOL
-    assert _relative_difference(one[1], two[1], one[0], kernels) > 100 * FIRST_STEP_RTOL
-    assert _relative_difference(one[-1], two[-1], one[0]) > 2 * STEPS_RTOL
+    assert _relative_difference(one[1], two[1], one[0], moving) > PLAIN_MIN_DIFFERENCE
+    assert _relative_difference(one[1], two[1], one[0], kernels) > PLAIN_MIN_DIFFERENCE
+    for step in range(1, STEPS + 1):
+        assert _relative_difference(one[step], two[step], one[0]) > PLAIN_MIN_DIFFERENCE, step
     # On one device the two layers compute the same: the same steps, up to round-off.
     sync = _steps(runs, 1, "sync")
-    assert _relative_difference(one[1], sync[1], one[0]) < FIRST_STEP_RTOL
+    for step in range(1, STEPS + 1):
+        assert _relative_difference(one[step], sync[step], one[0]) < STEPS_RTOL, step
 
 
 def test_plain_batch_norm_keeps_a_copy_of_the_statistics_per_replica(runs):
@@ -249,15 +249,14 @@ def backup_contents(folder):
     return found
 
 
-def test_the_example_killed_mid_epoch_resumes_to_the_uninterrupted_weights(runs):
-    """The example under `MirroredStrategy`, killed (SIGKILL) at the second batch of its
-    second epoch and relaunched on the same backup folder, ends with the backup of the
-    run that was not interrupted, bit for bit: weights, batch-norm statistics, optimizer
-    state and seed states (the same arithmetic replayed from the same state)."""
+def test_the_example_interrupted_mid_epoch_resumes_to_the_uninterrupted_weights(runs):
+    """The example under `MirroredStrategy`: its backup folder as a kill at the second
+    batch of its second epoch leaves it (copied there), relaunched, ends with the backup
+    of the run that was not interrupted, bit for bit: weights, batch-norm statistics,
+    optimizer state and seed states (the same arithmetic replayed from the same state)."""
     folder, out = runs["example"]
     assert "process 0 of 1, 2 replicas" in out["uninterrupted"]
     assert "trained epochs 1-2" in out["uninterrupted"]
-    assert "trained epochs" not in out["killed"]
     assert "trained epochs 2-2" in out["resumed"]  # resumed from the backup of epoch 1
     last = [out[run].split("last val_loss")[1] for run in ("uninterrupted", "resumed")]
     assert last[0] == last[1]

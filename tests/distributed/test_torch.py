@@ -2,7 +2,7 @@
 
 Every run is a subprocess of tests/distributed/torch_worker.py, started with `torchrun`
 (`python -m torch.distributed.run`) or alone as the one-process reference. The launches
-are shared by the tests and start together, in the background after collection
+are shared by the tests and start together, in the background with the first test
 (`launch_early`, tests/distributed/launch.py): most of a launch is importing Keras and
 building the model, which leaves the CPUs idle enough for the launches to overlap. Every address is 127.0.0.1 and gloo uses the loopback interface
 only; torch's TCPStore servers (one per launch) listen on their port on every interface,
@@ -159,8 +159,8 @@ def _orchestrate(root):
 
 
 def launch_early():
-    """Starts the launches in the background (tests/conftest.py calls this after
-    collection)."""
+    """Starts the launches in the background (tests/conftest.py calls this before
+    the first distributed test)."""
     if keras.backend.backend() == "torch":
         launch.launch_early(__name__, _orchestrate, "torchrun")
 

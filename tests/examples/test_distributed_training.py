@@ -7,7 +7,7 @@
   Its launches share the cores with the engine's own runs: tests/distributed/test_tensorflow.py.
 Several processes and machines, and the JAX and PyTorch fault tests: tests/distributed/.
 
-The runs start in the background after collection (`launch_early`,
+The runs start in the background with the first distributed test (`launch_early`,
 tests/distributed/launch.py) and the tests here read what they printed and wrote.
 """
 
@@ -51,8 +51,8 @@ RUNS = {"torch": _two_ranks_then_a_relaunch, "jax": _two_virtual_devices}
 
 
 def launch_early():
-    """Starts this backend's run in the background (tests/conftest.py calls this after
-    collection)."""
+    """Starts this backend's run in the background (tests/conftest.py calls this before
+    the first distributed test)."""
     if BACKEND in RUNS:
         launch.launch_early(__name__, RUNS[BACKEND], "example_runs")
 
