@@ -32,6 +32,9 @@ better). The load average is printed before and after: timings need a quiet mach
     KERAS_BACKEND=torch python benchmarks/train_step.py --size 128 --measure train predict mc
     KERAS_BACKEND=jax python benchmarks/train_step.py --measure ensemble --size 32 \
         --widths 8 16 16 32
+    # The demo's reduced model (three stages of one block): --widths and --blocks
+    KERAS_BACKEND=jax python benchmarks/train_step.py --measure train --size 64 \
+        --widths 16 32 64 --blocks 1 1 1
 
 Runs unchanged on a GPU: Keras places the model and data on the default device.
 """
@@ -71,9 +74,11 @@ def _data(np, keras, size, batch_size, seed=0):
 
 
 def _paper_model(keras_drifa, args):
-    widths = {} if args.widths is None else {"widths": tuple(args.widths)}
+    sizes = {} if args.widths is None else {"widths": tuple(args.widths)}
+    if args.blocks is not None:
+        sizes["blocks_per_stage"] = tuple(args.blocks)
     return keras_drifa.build_model(
-        input_shape=(args.size, args.size, 3), num_classes=(5, 7), **widths
+        input_shape=(args.size, args.size, 3), num_classes=(5, 7), **sizes
     )
 
 
@@ -289,6 +294,8 @@ def _child_argv(measure, args):
     argv += ["--gemm-size", str(args.gemm_size)]
     if args.widths is not None:
         argv += ["--widths", *map(str, args.widths)]
+    if args.blocks is not None:
+        argv += ["--blocks", *map(str, args.blocks)]
     return argv
 
 
@@ -397,8 +404,10 @@ def main():
     parser.add_argument("--measure", nargs="+", choices=MEASURES, default=["train", "predict"])
     parser.add_argument("--baseline", help="git ref to measure side by side")
     parser.add_argument("--members", type=int, nargs="+", default=[1, 3, 5])
-    parser.add_argument("--widths", type=int, nargs=4,
+    parser.add_argument("--widths", type=int, nargs="+",
                         help="stage widths (default: the paper's 64 128 256 512)")
+    parser.add_argument("--blocks", type=int, nargs="+",
+                        help="RRA blocks per stage, one per width (default: the paper's)")
     parser.add_argument("--mc-samples", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3, help="mc: timed repeats (median)")
     parser.add_argument("--gemm-size", type=int, default=2048, help="peak: matrix size")

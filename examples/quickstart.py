@@ -27,7 +27,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Minutes for the default settings on a quiet 2-core CPU machine, first run (compilation
 # included), measured with `make demo BACKEND=...` (README, "The demo").
 EXPECTED_MINUTES = {"tensorflow": 6, "jax": 7, "torch": 4}
-# JAX keeps compiled code here between runs; a second run starts in seconds.
+# JAX keeps compiled code here between runs. A second run of the demo reuses it: 222 s
+# instead of 396 s, its first seed 52 s instead of 124 s (README, "The demo": Time).
 JAX_CACHE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".cache", "jax")
 
 
@@ -429,7 +430,7 @@ def main(argv=None):
           "default settings, most of it compiling and training.")
     if _CACHED_ENTRIES is not None:
         print(f"JAX compilation cache: {JAX_CACHE} ({_CACHED_ENTRIES} entries from earlier runs; "
-              "a second run reuses them and starts training in seconds).")
+              "a second run reuses them, which on a 2-core CPU took 222 s instead of 396 s).")
 
     # 1. Data.
     data, labels, (train, val, test) = make_data(args)
