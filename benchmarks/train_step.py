@@ -13,7 +13,8 @@ process (nothing compiled is shared) and prints:
   (samples x examples per second), and their ratio.
 - `ensemble`: time to the first `train_on_batch` of an `MCDropoutEnsemble` of
   `--members` members (default 1, 3 and 5), each in a fresh process, and each against
-  the first.
+  the first; then its steady training rate in member pairs/s (M times the pairs/s: a
+  pair trains every member), each against the first.
 - `cache` (JAX): the time to the first training step of a second process that finds the
   first one's compiled code in JAX's persistent compilation cache (a fresh folder).
 - `peak`: this machine's float32 matrix-product rate (`--gemm-size` square SGEMM, in NumPy
@@ -178,6 +179,11 @@ def measure_ensemble(args):
             result[f"ensemble M={m} / M={args.members[0]}"] = (
                 result[f"ensemble M={m} first step s"] / first
             )
+        rate = result[f"ensemble M={args.members[0]} member pairs/s"]
+        for m in args.members[1:]:
+            result[f"ensemble M={m} / M={args.members[0]} member pairs/s"] = (
+                result[f"ensemble M={m} member pairs/s"] / rate
+            )
         return result
     keras, np, keras_drifa = _setup()
     xs, ys = _data(np, keras, args.size, args.batch_size)
@@ -188,7 +194,18 @@ def measure_ensemble(args):
     ensemble.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
     start = time.perf_counter()
     _sync(keras, ensemble.train_on_batch(xs, ys))
-    return {f"ensemble M={m} first step s": time.perf_counter() - start}
+    first_s = time.perf_counter() - start
+    _sync(keras, ensemble.train_on_batch(xs, ys))
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        loss = ensemble.train_on_batch(xs, ys)
+    _sync(keras, loss)
+    steady_s = (time.perf_counter() - start) / args.steps
+    return {
+        f"ensemble M={m} first step s": first_s,
+        # Member pairs: each pair trains every member once.
+        f"ensemble M={m} member pairs/s": m * args.batch_size / steady_s,
+    }
 
 
 def measure_cache(args):
