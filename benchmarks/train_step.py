@@ -17,20 +17,29 @@ process (nothing compiled is shared) and prints:
   pair trains every member), each against the first.
 - `cache` (JAX): the time to the first training step of a second process that finds the
   first one's compiled code in JAX's persistent compilation cache (a fresh folder).
+- `optimizer`: one Adam update of all the model's weights (compiled as each backend's
+  train step compiles it), `keras.optimizers.Adam` against `keras_drifa.optimizers.FusedAdam`
+  in the same process, median of `--repeats` (at least 5), and their ratio.
 - `peak`: this machine's float32 matrix-product rate (`--gemm-size` square SGEMM, in NumPy
   and in the backend itself), the model's forward FLOPs per pair (XLA's cost analysis of
   the forward pass, in a JAX process whatever the backend), and, with `train` in the same
   run, the steady training rate in GFLOP/s (3x the forward FLOPs per pair, the usual count
   for a forward and a backward pass) as a share of each SGEMM rate.
 
+`--optimizer` picks the optimizer of `train` and `ensemble`: `adam`
+(`keras.optimizers.Adam`, the default) or `fused` (`keras_drifa.optimizers.FusedAdam`);
+given both (`--optimizer fused adam`), every measure runs with each, side by side.
+
 With `--baseline REF` every measure also runs on the package as it is at that git ref
 (checked out into a temporary worktree), one process after the other on the same
-machine, and the last column is the ratio current / baseline (for times, lower is
-better). The load average is printed before and after: timings need a quiet machine.
+machine. With two columns (a baseline, or two optimizers) the last column is the ratio
+of the first to the second (current / baseline; for times, lower is better). The load average is printed before and after: timings need a quiet machine.
 
     KERAS_BACKEND=tensorflow python benchmarks/train_step.py --baseline HEAD~5
     KERAS_BACKEND=jax python benchmarks/train_step.py --measure train cache
     KERAS_BACKEND=torch python benchmarks/train_step.py --size 128 --measure train predict mc
+    KERAS_BACKEND=torch python benchmarks/train_step.py --measure optimizer train \
+        --optimizer fused adam
     KERAS_BACKEND=jax python benchmarks/train_step.py --measure ensemble --size 32 \
         --widths 8 16 16 32
     # The demo's reduced model (three stages of one block): --widths and --blocks
@@ -50,7 +59,10 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MEASURES = ("train", "predict", "mc", "ensemble", "cache", "peak")
+MEASURES = ("train", "predict", "mc", "ensemble", "cache", "optimizer", "peak")
+OPTIMIZERS = ("adam", "fused")
+# The measures that train, and so depend on `--optimizer`.
+OPTIMIZER_MEASURES = ("train", "ensemble", "cache")
 RESULT = "RESULT "
 
 
@@ -83,9 +95,17 @@ def _paper_model(keras_drifa, args):
     )
 
 
-def _compile(keras, model):
+def _optimizer(keras, name):
+    if name == "fused":
+        from keras_drifa.optimizers import FusedAdam
+
+        return FusedAdam(1e-3)
+    return keras.optimizers.Adam(1e-3)
+
+
+def _compile(keras, model, optimizer):
     model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
+        optimizer=_optimizer(keras, optimizer),
         loss=["categorical_crossentropy"] * 2,
         loss_weights=[0.5, 0.5],
     )
@@ -103,7 +123,7 @@ def measure_train(args):
     start = time.perf_counter()
     model = _paper_model(keras_drifa, args)
     build_s = time.perf_counter() - start
-    _compile(keras, model)
+    _compile(keras, model, args.optimizer)
     start = time.perf_counter()
     _sync(keras, model.train_on_batch(xs, ys))
     first_s = time.perf_counter() - start
@@ -191,7 +211,7 @@ def measure_ensemble(args):
     ensemble = keras_drifa.MCDropoutEnsemble(
         lambda: _paper_model(keras_drifa, args), num_members=m
     )
-    ensemble.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
+    ensemble.compile(optimizer=_optimizer(keras, args.optimizer), loss="categorical_crossentropy")
     start = time.perf_counter()
     _sync(keras, ensemble.train_on_batch(xs, ys))
     first_s = time.perf_counter() - start
@@ -230,6 +250,46 @@ def measure_cache(args):
         "first step, empty cache s": first["first train step s"],
         "first step, warm cache s": second["first train step s"],
     }
+
+
+def _compiled_update(keras, optimizer, variables, gradients):
+    """One `optimizer.apply` of `gradients`, compiled as the backend's train step is."""
+    backend = keras.backend.backend()
+    optimizer.build(variables)
+    if backend == "jax":
+        import jax
+
+        update = jax.jit(optimizer.stateless_apply)
+        state = [v.value for v in optimizer.variables], [v.value for v in variables]
+        return lambda: jax.block_until_ready(update(state[0], gradients, state[1]))
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        update = tf.function(lambda g: optimizer.apply(g, variables))
+        return lambda: (update(gradients), variables[0].numpy())
+    return lambda: (optimizer.apply(gradients, variables),
+                    keras.ops.convert_to_numpy(variables[0]))
+
+
+def measure_optimizer(args):
+    keras, np, keras_drifa = _setup()
+    from keras_drifa.optimizers import FusedAdam
+
+    model = _paper_model(keras_drifa, args)
+    variables = model.trainable_variables
+    gradients = [keras.ops.full(v.shape, 1e-3, dtype=v.dtype) for v in variables]
+    result = {}
+    for name, optimizer in (("Adam", keras.optimizers.Adam(1e-3)), ("FusedAdam", FusedAdam(1e-3))):
+        update = _compiled_update(keras, optimizer, variables, gradients)
+        update()  # compile
+        times = []
+        for _ in range(max(5, args.repeats)):
+            start = time.perf_counter()
+            update()
+            times.append(time.perf_counter() - start)
+        result[f"{name} update ms"] = 1e3 * float(np.median(times))
+    result["FusedAdam / Adam"] = result["FusedAdam update ms"] / result["Adam update ms"]
+    return result
 
 
 def _gemm_gflops(matmul, to_device, sync, size, repeats=5):
@@ -308,7 +368,7 @@ def _child_argv(measure, args):
     argv += ["--size", str(args.size), "--batch-size", str(args.batch_size)]
     argv += ["--steps", str(args.steps), "--mc-samples", str(args.mc_samples)]
     argv += ["--repeats", str(args.repeats), "--members", *map(str, args.members)]
-    argv += ["--gemm-size", str(args.gemm_size)]
+    argv += ["--gemm-size", str(args.gemm_size), "--optimizer", args.optimizer]
     if args.widths is not None:
         argv += ["--widths", *map(str, args.widths)]
     if args.blocks is not None:
@@ -359,14 +419,24 @@ def parent(args):
     trees = {"current": ROOT}
     if args.baseline:
         trees[args.baseline] = _checkout(args.baseline)
-    results = {name: {} for name in trees}
+    # One column per tree and optimizer; a measure the optimizer does not change runs
+    # under the first optimizer only.
+    columns = {
+        (name if len(args.optimizer) == 1 else f"{name} {opt}"[:14].strip()): (tree, opt)
+        for name, tree in trees.items()
+        for opt in args.optimizer
+    }
+    results = {column: {} for column in columns}
     try:
         for measure in args.measure:
-            for name, tree in trees.items():
+            for column, (tree, opt) in columns.items():
+                if measure not in OPTIMIZER_MEASURES and opt != args.optimizer[0]:
+                    continue
                 start = time.perf_counter()
-                values = _run_child(measure, args, _tree_env(tree))
-                results[name].update(values)
-                print(f"  {measure:9s} {name:12s} done in {time.perf_counter() - start:6.1f} s")
+                one = argparse.Namespace(**{**vars(args), "optimizer": opt})
+                values = _run_child(measure, one, _tree_env(tree))
+                results[column].update(values)
+                print(f"  {measure:9s} {column:14s} done in {time.perf_counter() - start:6.1f} s")
     finally:
         if args.baseline:
             subprocess.run(
@@ -376,21 +446,25 @@ def parent(args):
     for values in results.values():
         values.update(_training_share(values))
     print(f"load average after: {os.getloadavg()[0]:.2f}\n")
-    names = list(trees)
+    names = list(columns)
     header = f"{'':34s}" + "".join(f"{n[:14]:>16s}" for n in names)
-    if args.baseline:
+    ratio = len(names) == 2
+    if ratio:
         header += f"{'ratio':>10s}"
     print(header)
-    for key in results["current"]:
+    keys = list(dict.fromkeys(key for values in results.values() for key in values))
+    for key in keys:
         row = f"{key:34s}" + "".join(
             f"{_format(results[n][key]) if key in results[n] else '-':>16s}" for n in names
         )
-        if args.baseline and key in results[args.baseline] and results[args.baseline][key]:
-            row += f"{results['current'][key] / results[args.baseline][key]:>9.2f}x"
+        first, second = (results[n] for n in names[:2]) if ratio else ({}, {})
+        if key in first and second.get(key):
+            row += f"{first[key] / second[key]:>9.2f}x"
         print(row)
 
 
 def child(args):
+    (args.optimizer,) = args.optimizer
     if args.flops_only:
         print(RESULT + json.dumps({"forward GFLOP per pair": _forward_gflops(args)}),
               flush=True)
@@ -408,6 +482,7 @@ def child(args):
         "mc": measure_mc,
         "ensemble": measure_ensemble,
         "cache": measure_cache,
+        "optimizer": measure_optimizer,
         "peak": measure_peak,
     }[args.child](args)
     print(RESULT + json.dumps(values), flush=True)
@@ -428,6 +503,8 @@ def main():
     parser.add_argument("--mc-samples", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3, help="mc: timed repeats (median)")
     parser.add_argument("--gemm-size", type=int, default=2048, help="peak: matrix size")
+    parser.add_argument("--optimizer", nargs="+", choices=OPTIMIZERS, default=["adam"],
+                        help="train, ensemble: Adam or FusedAdam; both: side by side")
     parser.add_argument("--child", choices=MEASURES, help=argparse.SUPPRESS)
     parser.add_argument("--flops-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -17,6 +17,7 @@ from keras_drifa import (
     layers,
     metrics,
     ood,
+    optimizers,
     referral,
     uncertainty,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "mc_sampling",
     "metrics",
     "ood",
+    "optimizers",
     "recalibrate_batch_norm",
     "referral",
     "uncertainty",

@@ -17,6 +17,8 @@ TensorFlow, JAX and PyTorch; these modules are the only ones that ask which back
 - `gradients`: differentiating a model output with respect to an intermediate tensor
   (Grad-CAM).
 - `collectives`: a differentiable sum over the replicas of a data-parallel step.
+- `optimizers`: Adam's update as one kernel per weight (`keras_drifa.optimizers.FusedAdam`):
+  TensorFlow's `ResourceApplyAdam`, PyTorch's fused functional Adam.
 
 The data-parallel engines themselves are set up in `keras_drifa.distributed.cluster`,
 which keys them by backend. Private Keras attributes are used only in
