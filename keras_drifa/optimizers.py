@@ -81,6 +81,11 @@ class FusedAdam(keras.optimizers.Optimizer):
     def update_step(self, gradient, variable, learning_rate):
         """Applies Adam's update to `variable` (Keras's `Adam.update_step`, fused where the
         backend has a kernel for it)."""
+        m, v, v_hat = self._slots[id(variable)]
+        if backend_optimizers.fused_adam_update(
+            self, variable, gradient, m, v, v_hat, learning_rate
+        ):
+            return
         dtype = variable.dtype
         lr = ops.cast(learning_rate, dtype)
         gradient = ops.cast(gradient, dtype)
@@ -88,12 +93,6 @@ class FusedAdam(keras.optimizers.Optimizer):
         beta_1_power = ops.power(ops.cast(self.beta_1, dtype), local_step)
         beta_2_power = ops.power(ops.cast(self.beta_2, dtype), local_step)
         alpha = lr * ops.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-        m, v, v_hat = self._slots[id(variable)]
-        if backend_optimizers.fused_adam_update(
-            variable, gradient, m, v, v_hat, alpha, beta_1_power, beta_2_power,
-            self.beta_1, self.beta_2, self.epsilon, lr,
-        ):
-            return
         self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1))
         self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), 1 - self.beta_2))
         if v_hat is not None:
