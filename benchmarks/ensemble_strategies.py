@@ -32,7 +32,7 @@ import subprocess
 import sys
 import time
 
-from train_step import RESULT, _data, _paper_model, _setup, _sync
+from train_step import RESULT, _data, _paper_model, _setup, time_training
 
 STRATEGIES = ("in-turn", "map", "vectorized")
 
@@ -93,15 +93,7 @@ def measure(args):
     else:
         difference = 0.0
     ensemble.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
-    start = time.perf_counter()
-    _sync(keras, ensemble.train_on_batch(xs, ys))
-    first_s = time.perf_counter() - start
-    _sync(keras, ensemble.train_on_batch(xs, ys))
-    start = time.perf_counter()
-    for _ in range(args.steps):
-        loss = ensemble.train_on_batch(xs, ys)
-    _sync(keras, loss)
-    steady_s = (time.perf_counter() - start) / args.steps
+    first_s, steady_s = time_training(keras, ensemble, xs, ys, args.steps)
     return {
         "first step s": first_s,
         "member pairs/s": m * args.batch_size / steady_s,

@@ -117,6 +117,20 @@ def _sync(keras, value):
     keras.tree.map_structure(keras.ops.convert_to_numpy, value)
 
 
+def time_training(keras, model, xs, ys, steps):
+    """`(first_s, steady_s)`: the first `train_on_batch` (tracing and compilation
+    included), then the mean of `steps` steps after one more warm-up step."""
+    start = time.perf_counter()
+    _sync(keras, model.train_on_batch(xs, ys))
+    first_s = time.perf_counter() - start
+    _sync(keras, model.train_on_batch(xs, ys))
+    start = time.perf_counter()
+    for _ in range(steps):
+        loss = model.train_on_batch(xs, ys)
+    _sync(keras, loss)
+    return first_s, (time.perf_counter() - start) / steps
+
+
 def measure_train(args):
     keras, np, keras_drifa = _setup()
     xs, ys = _data(np, keras, args.size, args.batch_size)
@@ -124,15 +138,7 @@ def measure_train(args):
     model = _paper_model(keras_drifa, args)
     build_s = time.perf_counter() - start
     _compile(keras, model, args.optimizer)
-    start = time.perf_counter()
-    _sync(keras, model.train_on_batch(xs, ys))
-    first_s = time.perf_counter() - start
-    _sync(keras, model.train_on_batch(xs, ys))
-    start = time.perf_counter()
-    for _ in range(args.steps):
-        loss = model.train_on_batch(xs, ys)
-    _sync(keras, loss)
-    steady_s = (time.perf_counter() - start) / args.steps
+    first_s, steady_s = time_training(keras, model, xs, ys, args.steps)
     return {
         "parameters": model.count_params(),
         "build s": build_s,
@@ -212,15 +218,7 @@ def measure_ensemble(args):
         lambda: _paper_model(keras_drifa, args), num_members=m
     )
     ensemble.compile(optimizer=_optimizer(keras, args.optimizer), loss="categorical_crossentropy")
-    start = time.perf_counter()
-    _sync(keras, ensemble.train_on_batch(xs, ys))
-    first_s = time.perf_counter() - start
-    _sync(keras, ensemble.train_on_batch(xs, ys))
-    start = time.perf_counter()
-    for _ in range(args.steps):
-        loss = ensemble.train_on_batch(xs, ys)
-    _sync(keras, loss)
-    steady_s = (time.perf_counter() - start) / args.steps
+    first_s, steady_s = time_training(keras, ensemble, xs, ys, args.steps)
     return {
         f"ensemble M={m} first step s": first_s,
         # Member pairs: each pair trains every member once.

@@ -26,7 +26,9 @@ class FusedAdam(keras.optimizers.Optimizer):
     `gradient_accumulation_steps`, ...), which work as in any Keras optimizer. Where no
     fused kernel applies, the update is Keras's element-wise one: on JAX (XLA fuses it),
     under a TensorFlow distribution strategy, with `amsgrad=True` on TensorFlow, and for
-    weights other than float32 and float64 on PyTorch.
+    weights other than float32 and float64 on PyTorch. The gain is for large models: on
+    PyTorch each weight tensor costs a fixed call, and a tiny model (27,498 parameters)
+    trained slightly slower (0.94x) than with Keras's Adam.
 
     Args:
         learning_rate: a float, a `keras.optimizers.schedules.LearningRateSchedule`, or a
