@@ -33,7 +33,8 @@ given both (`--optimizer fused adam`), every measure runs with each, side by sid
 With `--baseline REF` every measure also runs on the package as it is at that git ref
 (checked out into a temporary worktree), one process after the other on the same
 machine. With two columns (a baseline, or two optimizers) the last column is the ratio
-of the first to the second (current / baseline; for times, lower is better). The load average is printed before and after: timings need a quiet machine.
+of the first to the second (current / baseline; for times, lower is better). The load
+average is printed before and after: timings need a quiet machine.
 
     KERAS_BACKEND=tensorflow python benchmarks/train_step.py --baseline HEAD~5
     KERAS_BACKEND=jax python benchmarks/train_step.py --measure train cache

@@ -14,10 +14,10 @@ class FusedAdam(keras.optimizers.Optimizer):
     `keras.optimizers.Adam` updates a weight in about ten element-wise operations. JAX's
     XLA fuses them into one pass; TensorFlow and PyTorch run them one by one, each a pass
     over the weight and its two moments. DRIFA-Net has 54M parameters at small feature
-    maps, so on a CPU that update is a large share of a training step: 185 to 200 ms on
-    TensorFlow and 290 to 540 ms on PyTorch, against 60 and 42 ms for the backends' fused
+    maps, so on a CPU that update is a large share of a training step: 177 ms on
+    TensorFlow and 510 ms on PyTorch, against 69 and 59 ms with the backends' fused
     kernels (`tf.raw_ops.ResourceApplyAdam`, whose formula Keras's is; PyTorch's
-    `torch.optim.adam.adam(..., fused=True)`), measured by
+    `torch.optim.adam.adam(..., fused=True)`), measured on a 2-core CPU by
     `benchmarks/train_step.py --measure optimizer` (README, "Performance").
 
     Same numbers as `keras.optimizers.Adam` with the same arguments, up to float rounding
@@ -70,12 +70,13 @@ class FusedAdam(keras.optimizers.Optimizer):
         if self.built:
             return
         super().build(var_list)
-        names = ["momentum", "velocity"] + (["velocity_hat"] if self.amsgrad else [None])
         self._slots = {}
         for variable in var_list:
-            moments = tuple(
-                None if name is None else self.add_variable_from_reference(variable, name)
-                for name in names
+            moments = (
+                self.add_variable_from_reference(variable, "momentum"),
+                self.add_variable_from_reference(variable, "velocity"),
+                self.add_variable_from_reference(variable, "velocity_hat")
+                if self.amsgrad else None,
             )
             for key in backend_optimizers.variable_keys(variable):
                 self._slots[key] = moments

@@ -1,13 +1,9 @@
-"""Adam's update as one kernel per weight tensor, where the backend has one.
+"""Adam's update as one kernel per weight tensor, where the backend has one
+(`keras_drifa.optimizers.FusedAdam`, whose docstring says why and how much).
 
-Keras's Adam updates a weight in about ten element-wise operations, each a pass over the
-weight, its moments and temporaries. XLA fuses them on JAX; TensorFlow (without XLA) and
-PyTorch run them one by one: over DRIFA-Net's 54M parameters, 185 to 200 ms (TensorFlow)
-and 290 to 540 ms (PyTorch, whose `_foreach` operations loop per tensor on a CPU) of a
-training step of about a second. Both backends have a kernel doing the whole update in
-one pass: `tf.raw_ops.ResourceApplyAdam` (Keras's formula, which came from it) and
-PyTorch's functional `torch.optim.adam.adam(..., fused=True)` (60 and 42 ms;
-`benchmarks/train_step.py --measure optimizer`).
+TensorFlow: `tf.raw_ops.ResourceApplyAdam`, whose formula Keras's Adam is. PyTorch: the
+functional `torch.optim.adam.adam(..., fused=True)`. JAX has none to add: XLA fuses Keras's
+element-wise update.
 """
 
 import keras
