@@ -18,10 +18,17 @@ Keras attributes (and nothing else private):
 - `Trainer._initial_epoch`: the epoch `fit` starts at, set from `on_train_begin`, which
   is how Keras's own `BackupAndRestore` resumes (`keras_drifa.callbacks.BackupAndRestore`
   resumes at the epoch stored with its weights).
+- `Trainer._loss_tracker`: the `loss` metric a train step updates, and
+  `Layer._losses_override`: the losses `Layer.losses` returns while it is not empty, which
+  Keras's JAX train step sets to the forward pass's losses. The ensemble's member-loop
+  train step (`keras_drifa.ensemble.training`) does what that step does, one member at a
+  time.
 
 Sub-models are then made with the public API: `keras.Model(inputs, outputs)` accepts
 intermediate symbolic tensors as inputs and outputs and shares the layers and weights.
 """
+
+import contextlib
 
 import keras
 
@@ -209,3 +216,20 @@ def split(model, at, outputs=None):
         head=keras.Model(list(graph.inputs), cut, name=f"{model.name}_head"),
         tail=keras.Model(cut, outputs, name=f"{model.name}_tail"),
     )
+
+
+def loss_tracker(model):
+    """The `loss` metric (a `keras.metrics.Mean`) of a compiled model's train step."""
+    return model._loss_tracker
+
+
+@contextlib.contextmanager
+def losses_overridden(model, losses):
+    """`model.losses` returns `losses` within the block (as in Keras's JAX train step,
+    where they are the regularisation losses of a stateless forward pass)."""
+    previous = model._losses_override
+    model._losses_override = list(losses)
+    try:
+        yield
+    finally:
+        model._losses_override = previous

@@ -1,5 +1,6 @@
 """What training a compiled model needs on one backend: TensorFlow's training state before
-the first trace, and PyTorch's parameters of sub-models."""
+the first trace, PyTorch's parameters of sub-models, and the compiled functions and
+gradients of an ensemble's member-loop train step (JAX, TensorFlow)."""
 
 import keras
 import numpy as np
@@ -52,3 +53,82 @@ def track_submodels(model, submodels):
 
     for index, submodel in enumerate(submodels):
         torch.nn.Module.add_module(model, f"keras_drifa_submodel_{index}", submodel)
+
+
+def member_loop_supported(model):
+    """Whether an ensemble's train step may be a Python loop over compiled member steps
+    (`keras_drifa.ensemble.training`) for `model`'s compile settings: compiled training on
+    JAX (XLA) or TensorFlow (a graph), without a distribution. PyTorch compiles nothing by
+    default, so it has nothing to save."""
+    if model.run_eagerly or keras.distribution.distribution() is not None:
+        return False
+    if keras.backend.backend() == "jax":
+        return bool(model.jit_compile)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return not tf.distribute.has_strategy() and (
+            model.distribute_strategy is tf.distribute.get_strategy()
+        )
+    return False
+
+
+def functional_training_state():
+    """Whether the train step takes and returns the training state as values (JAX), rather
+    than updating the variables in place (TensorFlow)."""
+    return keras.backend.backend() == "jax"
+
+
+def compile_function(function, donate_argnums=(), jit_compile=False, batch_argnums=()):
+    """`function` compiled on first call: `jax.jit` (donating `donate_argnums`; compiled
+    once per argument shapes), or a `tf.function` (with XLA if `jit_compile`).
+
+    TensorFlow traces it once, with the first dimension of every tensor in the arguments
+    `batch_argnums` unknown, as Keras's own steps see a batch from a `tf.data` iterator:
+    the last, smaller batch of an epoch then needs no second trace, and what Keras
+    computes from a batch's static size (such as the weights of its per-output loss
+    trackers, which it leaves out when the size is unknown) is what Keras's step
+    computes."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.jit(function, donate_argnums=donate_argnums)
+    import tensorflow as tf
+
+    traced = tf.function(function, reduce_retracing=True, jit_compile=bool(jit_compile))
+
+    def any_batch(value):
+        if isinstance(value, tf.Tensor) and value.shape.rank:
+            return tf.TensorSpec([None] + value.shape.as_list()[1:], value.dtype)
+        return value
+
+    def call(*args):
+        if not call.traced:
+            traced.get_concrete_function(*[
+                tf.nest.map_structure(any_batch, arg) if i in batch_argnums else arg
+                for i, arg in enumerate(args)
+            ])
+            call.traced = True
+        return traced(*args)
+
+    call.traced = False
+    return call
+
+
+def value_and_grad(function):
+    """`function(trainable, *args) -> (value, aux)` made to return `((value, aux), grads)`,
+    the gradients of `value` with respect to the list `trainable` (`jax.value_and_grad`
+    with `has_aux`, or a `tf.GradientTape` watching `trainable`)."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.value_and_grad(function, has_aux=True)
+    import tensorflow as tf
+
+    def value_and_grad(trainable, *args):
+        with tf.GradientTape() as tape:
+            tape.watch(trainable)
+            value, aux = function(trainable, *args)
+        return (value, aux), tape.gradient(value, trainable)
+
+    return value_and_grad

@@ -4,6 +4,8 @@
 - `members`: building the members, checking them and matching them by name.
 - `sampling`: the fast Monte Carlo sampler (a deterministic prefix run once per batch, the
   rest run on it for many samples per call).
+- `training`: the JAX train step that compiles one member's forward and backward pass
+  once for all members.
 """
 
 from keras_drifa.ensemble.model import DEFAULT_BATCH_SIZE, MCDropoutEnsemble

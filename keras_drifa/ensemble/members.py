@@ -1,7 +1,9 @@
 """The members of an `MCDropoutEnsemble`: building, checking and matching them by name."""
 
+import json
+
 import keras
-from keras import tree
+from keras import ops, tree
 
 from keras_drifa import _checks, _graph
 from keras_drifa.mc_sampling import mc_dropout_layers
@@ -193,4 +195,31 @@ def _signature(model):
     return (
         [tuple(t.shape[1:]) for t in model.inputs],
         tree.map_structure(lambda t: tuple(t.shape[1:]), output_structure(model)),
+    )
+
+
+def architecture_key(model):
+    """The model's config as canonical JSON, with layer names replaced by their position, so
+    that two builds of one architecture (whatever names Keras gave their layers) match."""
+    names = {layer.name: f"#{i}" for i, layer in enumerate(model.layers)}
+    names[model.name] = "#model"
+
+    def canonical(value):
+        if isinstance(value, dict):
+            return {k: canonical(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [canonical(v) for v in value]
+        if isinstance(value, str):
+            return names.get(value, value)
+        return value
+
+    shapes = [tuple(w.shape) for w in model.weights]
+    return json.dumps([type(model).__name__, canonical(model.get_config()), shapes],
+                      sort_keys=True, default=str)
+
+
+def mean_outputs(per_member):
+    """The mean of every member's outputs, in the structure of one member's."""
+    return tree.map_structure(
+        lambda *outputs: ops.mean(ops.stack(outputs, axis=0), axis=0), *per_member
     )

@@ -15,10 +15,12 @@ from keras_drifa.ensemble.members import (
     check_members,
     flat_outputs,
     make_members,
+    mean_outputs,
     output_names,
     unlist,
 )
 from keras_drifa.ensemble.sampling import MemberSampler, padded_batches
+from keras_drifa.ensemble.training import member_loop
 
 DEFAULT_BATCH_SIZE = 32
 
@@ -88,6 +90,8 @@ class MCDropoutEnsemble(DataParallelTraining, keras.Model):
         self._sampling_cache = MemberSampler(members, self._routing)
         # > 0 while Keras runs this ensemble's train step (see `train_step`).
         self._train_steps_running = 0
+        # The member-loop train step on JAX (see `make_train_function`), else None.
+        self._member_loop = None
         self.built = True
 
     @property
@@ -113,9 +117,49 @@ class MCDropoutEnsemble(DataParallelTraining, keras.Model):
         outputs = self.member_outputs(inputs, training=training)
         if self._train_steps_running:
             return outputs
-        return _mean(outputs)
+        return mean_outputs(outputs)
+
+    def make_train_function(self, force=False):
+        """As `keras.Model.make_train_function`. On JAX and TensorFlow, members of one
+        architecture are trained by a step that compiles one member's forward and backward
+        pass once for all members (`keras_drifa.ensemble.training`), so the first step
+        takes about as long for 3 or 5 members as for 1."""
+        if self.train_function is not None and not force:
+            return self.train_function
+        if self._member_loop is None:
+            self._member_loop = member_loop(self)
+        return self._make_function_with_member_loop(super().make_train_function, force)
+
+    def make_test_function(self, force=False):
+        """As `keras.Model.make_test_function`, with each member's forward pass compiled
+        once for all members where training is (see `make_train_function`)."""
+        if self.test_function is not None and not force:
+            return self.test_function
+        if self._member_loop is None:
+            self._member_loop = member_loop(self)
+        return self._make_function_with_member_loop(super().make_test_function, force)
+
+    def _make_function_with_member_loop(self, make_function, force):
+        if self._member_loop is None:
+            return make_function(force=force)
+        # With eager settings, Keras's trainer calls `train_step` and `test_step`
+        # uncompiled (and handles `steps_per_execution`); the member loop compiles its
+        # own parts.
+        settings = (self.run_eagerly, self.jit_compile)
+        self.run_eagerly, self.jit_compile = True, False
+        try:
+            return make_function(force=True)
+        finally:
+            self.run_eagerly, self.jit_compile = settings
+
+    def test_step(self, *args, **kwargs):
+        if self._member_loop is not None:
+            return self._member_loop.test_step(*args, **kwargs)
+        return super().test_step(*args, **kwargs)
 
     def train_step(self, *args, **kwargs):
+        if self._member_loop is not None:
+            return self._member_loop.train_step(*args, **kwargs)
         # Keras's train step (one per backend) hands the outputs of `self(x, training=True)`
         # to `compute_loss` and `compute_metrics`. Within it, `call` returns every
         # member's outputs, so that the loss sums each member's loss on its own
@@ -154,7 +198,7 @@ class MCDropoutEnsemble(DataParallelTraining, keras.Model):
         """As `keras.Model.compute_metrics`; every member's outputs (see `compute_loss`)
         are measured by their mean."""
         if self._per_member(y_pred):
-            y_pred = _mean(y_pred)
+            y_pred = mean_outputs(y_pred)
         return super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def _per_member(self, y_pred):
@@ -185,6 +229,7 @@ class MCDropoutEnsemble(DataParallelTraining, keras.Model):
         )
         # Sampling functions follow run_eagerly / jit_compile: rebuild them.
         self._sampling_cache.clear()
+        self._member_loop = None
 
     def compile_from_config(self, config):
         # Keras skips compiling on load when `compile` is overridden; this one is safe.
@@ -356,13 +401,6 @@ class MCDropoutEnsemble(DataParallelTraining, keras.Model):
             for m in config.pop("members")
         ]
         return cls(members, **config)
-
-
-def _mean(per_member):
-    """The mean of every member's outputs, in the structure of one member's."""
-    return tree.map_structure(
-        lambda *outputs: ops.mean(ops.stack(outputs, axis=0), axis=0), *per_member
-    )
 
 
 def _summary(task, samples, return_samples):

@@ -5,7 +5,6 @@ per batch (the prefix); the rest (the suffix) runs on those features repeated fo
 samples at once, in one compiled call.
 """
 
-import json
 import math
 
 import keras
@@ -15,7 +14,7 @@ from keras import ops
 from keras_drifa import _graph
 from keras_drifa.backend import rng as backend_rng
 from keras_drifa.backend.compilation import as_list
-from keras_drifa.ensemble.members import flat_outputs
+from keras_drifa.ensemble.members import architecture_key, flat_outputs
 from keras_drifa.mc_sampling import mc_dropout_layers, mc_sampling
 
 # Upper bound on the prefix features (tiled over the samples of one call) fed to one
@@ -190,7 +189,7 @@ class MemberSampler:
 
     def _group(self, m):
         if self._groups is None:
-            keys = [_architecture_key(member) for member in self._members]
+            keys = [architecture_key(member) for member in self._members]
             self._groups = [keys.index(key) for key in keys]
         return self._groups[m]
 
@@ -238,26 +237,6 @@ def reseed(layers, rng):
         state = layer.seed_generator.state
         state.assign(rng.integers(0, _SEED_HIGH, size=state.shape).astype(np.dtype(state.dtype)))
     backend_rng.seed_global_rng(int(rng.integers(0, _SEED_HIGH)))
-
-
-def _architecture_key(model):
-    """The model's config as canonical JSON, with layer names replaced by their position, so
-    that two builds of one architecture (whatever names Keras gave their layers) match."""
-    names = {layer.name: f"#{i}" for i, layer in enumerate(model.layers)}
-    names[model.name] = "#model"
-
-    def canonical(value):
-        if isinstance(value, dict):
-            return {k: canonical(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [canonical(v) for v in value]
-        if isinstance(value, str):
-            return names.get(value, value)
-        return value
-
-    shapes = [tuple(w.shape) for w in model.weights]
-    return json.dumps([type(model).__name__, canonical(model.get_config()), shapes],
-                      sort_keys=True, default=str)
 
 
 def _padded(array, size):

@@ -7,6 +7,7 @@ from drifa_testing import RUN_EAGERLY
 from ensemble_testing import CLASSES, member_weights, small_data, small_member, view
 
 from keras_drifa.ensemble import MCDropoutEnsemble
+from keras_drifa.ensemble.members import architecture_key
 from keras_drifa.layers import MCDropout
 
 
@@ -118,3 +119,10 @@ def test_members_with_other_names_are_rejected():
                                          r"'task_1'\] but member 0 has \['task_0', 'task_1'\]"):
         MCDropoutEnsemble([first, small_member(),
                            view(small_member(), output_names=["diagnosis", "task_1"])])
+
+
+def test_architecture_key_ignores_layer_names_only():
+    a, b = small_member(), small_member()  # Keras numbers the layer names of the second
+    assert [l.name for l in a.layers] != [l.name for l in b.layers]
+    assert architecture_key(a) == architecture_key(b)
+    assert architecture_key(a) != architecture_key(small_member(rate=0.3))

@@ -1,0 +1,153 @@
+"""keras_drifa.ensemble.training: the train step that compiles one member's step once (JAX,
+TensorFlow).
+
+Its result is checked against Keras's own train step for the same ensemble (the member
+loop switched off), step by step, with what could go wrong in a member-by-member loop:
+batch normalisation's moving statistics, regularisation losses, dropout masks, sample
+weights and several steps per execution.
+"""
+
+import keras
+import numpy as np
+import pytest
+from ensemble_testing import CLASSES, member_weights, small_data, small_member
+
+import keras_drifa.ensemble.model as ensemble_model
+from keras_drifa.ensemble import MCDropoutEnsemble, training
+from keras_drifa.layers import MCDropout
+
+LOOPED = keras.backend.backend() in ("jax", "tensorflow")
+COMPILING_BACKENDS = pytest.mark.skipif(
+    not LOOPED,
+    reason="PyTorch compiles nothing by default, so the ensemble trains with Keras's own "
+    "step there (test_model.py covers it); the member loop exists to compile once",
+)
+
+
+def regularised_member():
+    """`small_member` with batch normalisation and an L2 kernel regulariser. (No bias before
+    batch normalisation: its gradient is zero up to rounding, which Adam would amplify
+    into updates that differ between two correct implementations.)"""
+    inputs = [keras.Input((6,), name=f"modality_{i}") for i in range(2)]
+    x = keras.layers.Concatenate()([keras.layers.Dense(16, use_bias=False)(t) for t in inputs])
+    x = keras.layers.BatchNormalization()(x)
+    x = MCDropout(0.5)(keras.layers.Activation("relu")(x))
+    x = keras.layers.Dense(16, activation="relu", kernel_regularizer=keras.regularizers.L2(0.1))(x)
+    outputs = [
+        keras.layers.Dense(n, activation="softmax", name=f"task_{t}")(x)
+        for t, n in enumerate(CLASSES)
+    ]
+    return keras.Model(inputs, outputs)
+
+
+def fit(loop, member, num_members=3, steps_per_execution=1, monkeypatch=None, batch_size=20,
+        **fit_kwargs):
+    """A seeded ensemble trained by the member loop (`loop=True`) or by Keras's step, for
+    two epochs of 48 examples (by default in batches of 20, 20 and 8)."""
+    if not loop:
+        monkeypatch.setattr(ensemble_model, "member_loop", lambda ensemble: None)
+    keras.utils.set_random_seed(11)
+    ensemble = MCDropoutEnsemble(member, num_members=num_members)
+    ensemble.compile(
+        optimizer=keras.optimizers.Adam(0.01),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
+    )
+    xs, ys, _ = small_data()
+    history = ensemble.fit(xs, ys, epochs=2, batch_size=batch_size, shuffle=False, verbose=0,
+                           **fit_kwargs)
+    if not loop:
+        monkeypatch.undo()
+    return ensemble, history.history
+
+
+def assert_same_training(a, b):
+    (ens_a, hist_a), (ens_b, hist_b) = a, b
+    assert hist_a.keys() == hist_b.keys()
+    for key in hist_a:
+        np.testing.assert_allclose(hist_a[key], hist_b[key], rtol=1e-5, err_msg=key)
+    for member_a, member_b in zip(ens_a.members, ens_b.members):
+        for wa, wb in zip(member_a.get_weights(), member_b.get_weights()):
+            np.testing.assert_allclose(wa, wb, atol=1e-5)
+
+
+@COMPILING_BACKENDS
+def test_matches_keras_train_step_with_batch_norm_and_regularisation(monkeypatch):
+    sample_weight = np.linspace(0.5, 1.5, 48).astype("float32")
+    validation = small_data(n=24, seed=3)[:2]
+    looped = fit(True, regularised_member, sample_weight=sample_weight,
+                 validation_data=validation)
+    assert isinstance(looped[0]._member_loop, training.MemberLoop)
+    keras_step = fit(False, regularised_member, monkeypatch=monkeypatch,
+                     sample_weight=sample_weight, validation_data=validation)
+    assert keras_step[0]._member_loop is None
+    assert_same_training(looped, keras_step)
+    assert "val_task_0_accuracy" in looped[1]
+    xs, ys = validation
+    np.testing.assert_allclose(
+        looped[0].evaluate(xs, ys, verbose=0), keras_step[0].evaluate(xs, ys, verbose=0),
+        rtol=1e-5,
+    )
+    # The check can fail: the members trained, and differently from each other.
+    members = looped[0].members
+    assert not np.allclose(members[0].get_weights()[0], members[1].get_weights()[0])
+    moving_mean = [w for w in members[0].weights if "moving_mean" in w.path][0]
+    assert np.abs(keras.ops.convert_to_numpy(moving_mean)).max() > 0
+
+
+@COMPILING_BACKENDS
+def test_matches_keras_train_step_with_steps_per_execution(monkeypatch):
+    looped = fit(True, small_member, num_members=2, steps_per_execution=2)
+    keras_step = fit(False, small_member, num_members=2, steps_per_execution=2,
+                     monkeypatch=monkeypatch)
+    assert_same_training(looped, keras_step)
+
+
+@COMPILING_BACKENDS
+def test_one_member_step_is_traced_for_all_members(monkeypatch):
+    traces = {"_member_loss": 0, "_forward": 0}
+    for name in traces:
+        original = getattr(training.MemberLoop, name)
+
+        def counted(self, *args, name=name, original=original):
+            traces[name] += 1
+            return original(self, *args)
+
+        monkeypatch.setattr(training.MemberLoop, name, counted)
+    # 48 training and 40 validation examples in batches of 16: the last validation batch
+    # is smaller. JAX compiles once per batch shape, as Keras's own step does; TensorFlow
+    # traces once, with the batch size unknown, as Keras's own step sees it.
+    xs, ys, _ = small_data(n=40)
+    ensemble, _ = fit(True, small_member, num_members=4, validation_data=(xs, ys),
+                      batch_size=16)
+    assert ensemble.num_members == 4
+    forward_traces = 2 if keras.backend.backend() == "jax" else 1
+    assert traces == {"_member_loss": 1, "_forward": forward_traces}
+
+
+def test_falls_back_to_keras_step_where_it_does_not_apply():
+    """Members of different architectures, and eager training, use Keras's train step
+    (as PyTorch always does), and still train."""
+    xs, ys, _ = small_data(n=16)
+    mixed = MCDropoutEnsemble([small_member(), small_member(rate=0.3)])
+    eager = MCDropoutEnsemble(small_member, num_members=2)
+    for ensemble, run_eagerly in ((mixed, False), (eager, True)):
+        ensemble.compile(optimizer="sgd", loss="categorical_crossentropy",
+                         run_eagerly=run_eagerly)
+        before = member_weights(ensemble.members[1])
+        ensemble.fit(xs, ys, epochs=1, batch_size=8, verbose=0)
+        assert ensemble._member_loop is None
+        after = member_weights(ensemble.members[1])
+        assert any(not np.allclose(b, a) for b, a in zip(before, after))
+
+
+def test_member_loop_is_chosen_where_training_compiles():
+    ensemble = MCDropoutEnsemble(small_member, num_members=2)
+    ensemble.compile(optimizer="sgd", loss="categorical_crossentropy")
+    xs, ys, _ = small_data(n=8)
+    ensemble.train_on_batch(xs, ys)
+    assert isinstance(ensemble._member_loop, training.MemberLoop) == LOOPED
+    # compile() forgets it: the next training builds its step for the new settings.
+    ensemble.compile(optimizer="sgd", loss="categorical_crossentropy", run_eagerly=True)
+    assert ensemble._member_loop is None
