@@ -30,11 +30,14 @@ from keras_drifa.backend import training as backend_training
 from keras_drifa.ensemble.members import architecture_key, mean_outputs, output_structure
 
 
-def member_loop(ensemble):
+def member_loop(ensemble, setting="auto"):
     """A `MemberLoop` for `ensemble`'s compiled training, or `None` where Keras's own
-    train step applies: on PyTorch, in eager training (and non-XLA training on JAX), under
-    a distribution, and for members of different architectures (or whose inputs or
-    outputs are not in member 0's order)."""
+    train step applies: with `setting=False`, on TensorFlow unless `setting=True`, on
+    PyTorch, in eager training (and non-XLA training on JAX), under a distribution, and
+    for members of different architectures (or whose inputs or outputs are not in member
+    0's order)."""
+    if setting is False or (setting == "auto" and not backend_training.member_loop_by_default()):
+        return None
     if not backend_training.member_loop_supported(ensemble):
         return None
     if not ensemble.members_in_order:
@@ -131,12 +134,8 @@ class MemberLoop:
         logs, metrics_variables = self._metrics(
             metrics_variables, losses, x, y, predictions, sample_weight
         )
-        for variables, values in (
-            (ensemble.non_trainable_variables, non_trainable),
-            (ensemble.metrics_variables, metrics_variables),
-        ):
-            for variable, value in zip(variables, values):
-                variable.assign(value)
+        _assign(ensemble.non_trainable_variables, non_trainable)
+        _assign(ensemble.metrics_variables, metrics_variables)
         return logs
 
     def _functional_test_step(self, state, data):
@@ -154,12 +153,8 @@ class MemberLoop:
             [ops.convert_to_tensor(v) for v in ensemble.metrics_variables],
             data,
         )
-        for variables, values in (
-            (ensemble.non_trainable_variables, non_trainable),
-            (ensemble.metrics_variables, metrics_variables),
-        ):
-            for variable, value in zip(variables, values):
-                variable.assign(value)
+        _assign(ensemble.non_trainable_variables, non_trainable)
+        _assign(ensemble.metrics_variables, metrics_variables)
         return logs
 
     def _test(self, trainable, non_trainable, metrics_variables, data):
@@ -289,6 +284,11 @@ def _positions(variables, of):
     """Where each variable of `of` sits in `variables` (by identity)."""
     index = {id(v): i for i, v in enumerate(variables)}
     return [index[id(v)] for v in of]
+
+
+def _assign(variables, values):
+    for variable, value in zip(variables, values):
+        variable.assign(value)
 
 
 def _stateless(variables, values, function):

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from ensemble_testing import CLASSES, member_weights, small_data, small_member
 
-import keras_drifa.ensemble.model as ensemble_model
 from keras_drifa.ensemble import MCDropoutEnsemble, training
 from keras_drifa.layers import MCDropout
 
@@ -40,14 +39,11 @@ def regularised_member():
     return keras.Model(inputs, outputs)
 
 
-def fit(loop, member, num_members=3, steps_per_execution=1, monkeypatch=None, batch_size=20,
-        **fit_kwargs):
+def fit(loop, member, num_members=3, steps_per_execution=1, batch_size=20, **fit_kwargs):
     """A seeded ensemble trained by the member loop (`loop=True`) or by Keras's step, for
     two epochs of 48 examples (by default in batches of 20, 20 and 8)."""
-    if not loop:
-        monkeypatch.setattr(ensemble_model, "member_loop", lambda ensemble: None)
     keras.utils.set_random_seed(11)
-    ensemble = MCDropoutEnsemble(member, num_members=num_members)
+    ensemble = MCDropoutEnsemble(member, num_members=num_members, member_loop=loop)
     ensemble.compile(
         optimizer=keras.optimizers.Adam(0.01),
         loss="categorical_crossentropy",
@@ -57,8 +53,6 @@ def fit(loop, member, num_members=3, steps_per_execution=1, monkeypatch=None, ba
     xs, ys, _ = small_data()
     history = ensemble.fit(xs, ys, epochs=2, batch_size=batch_size, shuffle=False, verbose=0,
                            **fit_kwargs)
-    if not loop:
-        monkeypatch.undo()
     return ensemble, history.history
 
 
@@ -73,14 +67,14 @@ def assert_same_training(a, b):
 
 
 @COMPILING_BACKENDS
-def test_matches_keras_train_step_with_batch_norm_and_regularisation(monkeypatch):
+def test_matches_keras_train_step_with_batch_norm_and_regularisation():
     sample_weight = np.linspace(0.5, 1.5, 48).astype("float32")
     validation = small_data(n=24, seed=3)[:2]
     looped = fit(True, regularised_member, sample_weight=sample_weight,
                  validation_data=validation)
     assert isinstance(looped[0]._member_loop, training.MemberLoop)
-    keras_step = fit(False, regularised_member, monkeypatch=monkeypatch,
-                     sample_weight=sample_weight, validation_data=validation)
+    keras_step = fit(False, regularised_member, sample_weight=sample_weight,
+                     validation_data=validation)
     assert keras_step[0]._member_loop is None
     assert_same_training(looped, keras_step)
     assert "val_task_0_accuracy" in looped[1]
@@ -97,10 +91,9 @@ def test_matches_keras_train_step_with_batch_norm_and_regularisation(monkeypatch
 
 
 @COMPILING_BACKENDS
-def test_matches_keras_train_step_with_steps_per_execution(monkeypatch):
+def test_matches_keras_train_step_with_steps_per_execution():
     looped = fit(True, small_member, num_members=2, steps_per_execution=2)
-    keras_step = fit(False, small_member, num_members=2, steps_per_execution=2,
-                     monkeypatch=monkeypatch)
+    keras_step = fit(False, small_member, num_members=2, steps_per_execution=2)
     assert_same_training(looped, keras_step)
 
 
@@ -130,8 +123,8 @@ def test_falls_back_to_keras_step_where_it_does_not_apply():
     """Members of different architectures, and eager training, use Keras's train step
     (as PyTorch always does), and still train."""
     xs, ys, _ = small_data(n=16)
-    mixed = MCDropoutEnsemble([small_member(), small_member(rate=0.3)])
-    eager = MCDropoutEnsemble(small_member, num_members=2)
+    mixed = MCDropoutEnsemble([small_member(), small_member(rate=0.3)], member_loop=True)
+    eager = MCDropoutEnsemble(small_member, num_members=2, member_loop=True)
     for ensemble, run_eagerly in ((mixed, False), (eager, True)):
         ensemble.compile(optimizer="sgd", loss="categorical_crossentropy",
                          run_eagerly=run_eagerly)
@@ -142,12 +135,30 @@ def test_falls_back_to_keras_step_where_it_does_not_apply():
         assert any(not np.allclose(b, a) for b, a in zip(before, after))
 
 
-def test_member_loop_is_chosen_where_training_compiles():
-    ensemble = MCDropoutEnsemble(small_member, num_members=2)
-    ensemble.compile(optimizer="sgd", loss="categorical_crossentropy")
+def test_member_loop_is_on_by_default_on_jax_and_on_request_on_tensorflow():
     xs, ys, _ = small_data(n=8)
-    ensemble.train_on_batch(xs, ys)
-    assert isinstance(ensemble._member_loop, training.MemberLoop) == LOOPED
+    for setting in ("auto", True, False):
+        ensemble = MCDropoutEnsemble(small_member, num_members=2, member_loop=setting)
+        ensemble.compile(optimizer="sgd", loss="categorical_crossentropy")
+        ensemble.train_on_batch(xs, ys)
+        expected = {
+            "auto": keras.backend.backend() == "jax", True: LOOPED, False: False
+        }[setting]
+        assert isinstance(ensemble._member_loop, training.MemberLoop) == expected, setting
+        assert ensemble.get_config()["member_loop"] == setting
+        assert MCDropoutEnsemble.from_config(ensemble.get_config()).member_loop == setting
     # compile() forgets it: the next training builds its step for the new settings.
+    ensemble = MCDropoutEnsemble(small_member, num_members=2, member_loop=True)
+    ensemble.compile(optimizer="sgd", loss="categorical_crossentropy")
+    ensemble.train_on_batch(xs, ys)
     ensemble.compile(optimizer="sgd", loss="categorical_crossentropy", run_eagerly=True)
     assert ensemble._member_loop is None
+    ensemble.train_on_batch(xs, ys)
+    assert ensemble._member_loop is None
+
+
+@pytest.mark.parametrize("setting", ["on", 1, None])
+def test_member_loop_setting_must_be_auto_true_or_false(setting):
+    with pytest.raises(ValueError, match=r"`member_loop` must be 'auto', True or False; "
+                       r"received member_loop="):
+        MCDropoutEnsemble(small_member, num_members=2, member_loop=setting)
