@@ -14,7 +14,8 @@ process (nothing compiled is shared) and prints:
 - `ensemble`: time to the first `train_on_batch` of an `MCDropoutEnsemble` of
   `--members` members (default 1, 3 and 5), each in a fresh process, and each against
   the first; then its steady training rate in member pairs/s (M times the pairs/s: a
-  pair trains every member), each against the first.
+  pair trains every member), each against the first. `--member-loop on` (or `off`)
+  switches the ensemble's member loop on (off) whatever the backend's default.
 - `cache` (JAX): the time to the first training step of a second process that finds the
   first one's compiled code in JAX's persistent compilation cache (a fresh folder).
 - `optimizer`: one Adam update of all the model's weights (compiled as each backend's
@@ -216,7 +217,8 @@ def measure_ensemble(args):
     xs, ys = _data(np, keras, args.size, args.batch_size)
     (m,) = args.members
     ensemble = keras_drifa.MCDropoutEnsemble(
-        lambda: _paper_model(keras_drifa, args), num_members=m
+        lambda: _paper_model(keras_drifa, args), num_members=m,
+        **_member_loop_argument(keras_drifa, args.member_loop),
     )
     ensemble.compile(optimizer=_optimizer(keras, args.optimizer), loss="categorical_crossentropy")
     first_s, steady_s = time_training(keras, ensemble, xs, ys, args.steps)
@@ -225,6 +227,18 @@ def measure_ensemble(args):
         # Member pairs: each pair trains every member once.
         f"ensemble M={m} member pairs/s": m * args.batch_size / steady_s,
     }
+
+
+def _member_loop_argument(keras_drifa, setting):
+    """`member_loop=` for `MCDropoutEnsemble`, unless "auto" or the package measured (a
+    baseline before the member loop) has no such argument."""
+    import inspect
+
+    if setting == "auto":
+        return {}
+    if "member_loop" not in inspect.signature(keras_drifa.MCDropoutEnsemble).parameters:
+        return {}
+    return {"member_loop": setting == "on"}
 
 
 def measure_cache(args):
@@ -368,6 +382,7 @@ def _child_argv(measure, args):
     argv += ["--steps", str(args.steps), "--mc-samples", str(args.mc_samples)]
     argv += ["--repeats", str(args.repeats), "--members", *map(str, args.members)]
     argv += ["--gemm-size", str(args.gemm_size), "--optimizer", args.optimizer]
+    argv += ["--member-loop", args.member_loop]
     if args.widths is not None:
         argv += ["--widths", *map(str, args.widths)]
     if args.blocks is not None:
@@ -495,6 +510,9 @@ def main():
     parser.add_argument("--measure", nargs="+", choices=MEASURES, default=["train", "predict"])
     parser.add_argument("--baseline", help="git ref to measure side by side")
     parser.add_argument("--members", type=int, nargs="+", default=[1, 3, 5])
+    parser.add_argument("--member-loop", choices=("auto", "on", "off"), default="auto",
+                        help="ensemble: MCDropoutEnsemble(member_loop=...): 'auto' (the "
+                        "default: on JAX), 'on' or 'off'; a baseline without it runs as is")
     parser.add_argument("--widths", type=int, nargs="+",
                         help="stage widths (default: the paper's 64 128 256 512)")
     parser.add_argument("--blocks", type=int, nargs="+",

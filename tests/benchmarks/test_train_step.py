@@ -1,5 +1,6 @@
-"""benchmarks/train_step.py: the `optimizer` measure times both Adams on this backend, and
-`--optimizer` gives `train` the optimizer asked for."""
+"""benchmarks/train_step.py: the `optimizer` measure times both Adams on this backend,
+`--optimizer` gives `train` the optimizer asked for, and `--member-loop` the ensemble its
+member loop setting."""
 
 import argparse
 import importlib.util
@@ -35,3 +36,19 @@ def test_optimizer_option_picks_the_optimizer():
     script = load_script()
     assert isinstance(script._optimizer(keras, "fused"), FusedAdam)
     assert type(script._optimizer(keras, "adam")).__name__ == "Adam"
+
+
+def test_member_loop_option_reaches_the_ensemble_when_it_has_the_argument():
+    script = load_script()
+    import keras_drifa
+
+    assert script._member_loop_argument(keras_drifa, "auto") == {}
+    assert script._member_loop_argument(keras_drifa, "on") == {"member_loop": True}
+    assert script._member_loop_argument(keras_drifa, "off") == {"member_loop": False}
+
+    class Before:  # a baseline's package, from before the member loop
+        class MCDropoutEnsemble:
+            def __init__(self, members, num_members=None, **kwargs):
+                pass
+
+    assert script._member_loop_argument(Before, "on") == {}
