@@ -4,8 +4,6 @@ VENV ?= .venv
 BACKEND ?= jax
 BACKENDS ?= tensorflow jax torch
 PYTEST_ARGS ?=
-# Backends run side by side in this many lanes (JAX in one, the rest in the others).
-LANES ?= 2
 DEMO_ARGS ?=
 
 BIN := $(VENV)/bin
@@ -64,7 +62,7 @@ demo: $(DEMO_VENV)/bin/.installed
 	KERAS_BACKEND=$(BACKEND) $(DEMO_VENV)/bin/python examples/quickstart.py $(DEMO_ARGS)
 
 test: venv
-	BACKENDS="$(BACKENDS)" PYTEST_ARGS="$(PYTEST_ARGS)" LANES=$(LANES) PYTHON=$(BIN)/python scripts/test_all_backends.sh
+	BACKENDS="$(BACKENDS)" PYTEST_ARGS="$(PYTEST_ARGS)" PYTHON=$(BIN)/python scripts/test_all_backends.sh
 
 test-one: venv
 	KERAS_BACKEND=$(BACKEND) $(BIN)/python -m pytest $(PYTEST_ARGS)

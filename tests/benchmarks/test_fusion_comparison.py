@@ -6,6 +6,8 @@ import importlib.util
 import json
 import pathlib
 
+from drifa_testing import ONCE_ON_TORCH
+
 SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "fusion_comparison.py"
 
 
@@ -16,6 +18,7 @@ def load_script():
     return module
 
 
+@ONCE_ON_TORCH
 def test_minimal_run_prints_tables_and_writes_results(tmp_path, capsys):
     script = load_script()
     summary = script.main([
