@@ -76,8 +76,7 @@ def member_loop_supported(model):
 def member_loop_by_default():
     """Whether the member loop trains ensembles unless told not to: on JAX, where it
     trained the paper model's ensembles as fast as Keras's step. On TensorFlow it trained
-    at 0.79x to 0.93x (Keras's single graph overlaps the optimizer's update with the
-    backward pass), so it is there on request."""
+    at 0.79x to 0.93x, so it is there on request."""
     return keras.backend.backend() == "jax"
 
 

@@ -49,8 +49,8 @@ class MCDropoutEnsemble(DataParallelTraining, keras.Model):
       members as for one (paper model on JAX: 1.19x for 3 members against 2.41x with
       Keras's step). It is on by default on JAX, where it also trains as fast. On
       TensorFlow it is off by default: the first step of 3 paper models took 98 s
-      instead of 211 s, but training ran at 0.90x (Keras's single graph overlaps the
-      optimizer with the backward pass); pass `member_loop=True` for short runs. PyTorch
+      instead of 211 s, but training ran at 0.79x to 0.93x; pass `member_loop=True` for
+      short runs. PyTorch
       compiles nothing, so Keras's step always runs there.
     - Calling the ensemble returns the mean prediction in training too, so an ensemble
       can sit inside another model like any layer (that model's loss then trains the
@@ -110,7 +110,7 @@ class MCDropoutEnsemble(DataParallelTraining, keras.Model):
         self._sampling_cache = MemberSampler(members, self._routing)
         # > 0 while Keras runs this ensemble's train step (see `train_step`).
         self._train_steps_running = 0
-        # The member-loop train step on JAX (see `make_train_function`), else None.
+        # The member loop's train and test steps (see `make_train_function`), or None.
         self._member_loop = None
         self.built = True
 
@@ -140,14 +140,11 @@ class MCDropoutEnsemble(DataParallelTraining, keras.Model):
         return mean_outputs(outputs)
 
     def make_train_function(self, force=False):
-        """As `keras.Model.make_train_function`. On JAX and TensorFlow, members of one
-        architecture are trained by a step that compiles one member's forward and backward
-        pass once for all members (`keras_drifa.ensemble.training`), so the first step
-        takes about as long for 3 or 5 members as for 1."""
+        """As `keras.Model.make_train_function`, with the member loop where it applies
+        (`member_loop`): one member's forward and backward pass compiled once for all
+        members (`keras_drifa.ensemble.training`)."""
         if self.train_function is not None and not force:
             return self.train_function
-        if self._member_loop is None:
-            self._member_loop = member_loop(self, self.member_loop)
         return self._make_function_with_member_loop(super().make_train_function, force)
 
     def make_test_function(self, force=False):
@@ -155,11 +152,12 @@ class MCDropoutEnsemble(DataParallelTraining, keras.Model):
         once for all members where training is (see `make_train_function`)."""
         if self.test_function is not None and not force:
             return self.test_function
-        if self._member_loop is None:
-            self._member_loop = member_loop(self, self.member_loop)
         return self._make_function_with_member_loop(super().make_test_function, force)
 
     def _make_function_with_member_loop(self, make_function, force):
+        if self._member_loop is None:
+            # One loop for the train and test steps (its compiled parts are shared).
+            self._member_loop = member_loop(self, self.member_loop)
         if self._member_loop is None:
             return make_function(force=force)
         # With eager settings, Keras's trainer calls `train_step` and `test_step`
