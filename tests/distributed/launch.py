@@ -96,9 +96,15 @@ def free_port():
 
 
 def environment(**extra):
+    """The parent's environment with `extra`. Of the parent's XLA flags only the
+    optimisation level (tests/conftest.py) is kept: a worker's device count is its own."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
-    env.pop("XLA_FLAGS", None)
+    kept = [flag for flag in env.pop("XLA_FLAGS", "").split()
+            if flag.startswith("--xla_backend_optimization_level")]
     env.update({k: str(v) for k, v in extra.items()})
+    flags = " ".join(kept + env.get("XLA_FLAGS", "").split())
+    if flags:
+        env["XLA_FLAGS"] = flags
     return env
 
 
