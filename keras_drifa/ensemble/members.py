@@ -198,15 +198,35 @@ def _signature(model):
     )
 
 
+# Layers whose seed only sets the first value of a `keras.random.SeedGenerator` state, which
+# compiled steps take as an input like a weight: members that differ only in these seeds
+# (or in their initializers' seeds, which act at build time) share one compiled step.
+_SEED_STATE_LAYERS = (
+    "MCDropout", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
+    "GaussianDropout", "GaussianNoise", "AlphaDropout",
+)
+
+
 def architecture_key(model):
     """The model's config as canonical JSON, with layer names replaced by their position, so
-    that two builds of one architecture (whatever names Keras gave their layers) match."""
+    that two builds of one architecture (whatever names Keras gave their layers) match.
+
+    Integer seeds of initializers (arguments named `*_initializer`) and of the dropout and
+    noise layers in `_SEED_STATE_LAYERS` read as "seeded": they set initial values, not the
+    computation. Whether a seed is given stays in the key (PyTorch draws unseeded masks
+    from its global generator)."""
     names = {layer.name: f"#{i}" for i, layer in enumerate(model.layers)}
     names[model.name] = "#model"
 
-    def canonical(value):
+    def canonical(value, seeded=False):
         if isinstance(value, dict):
-            return {k: canonical(v) for k, v in value.items()}
+            config_seeded = value.get("class_name") in _SEED_STATE_LAYERS
+            return {
+                k: "seeded" if (seeded and k == "seed" and v is not None)
+                else canonical(v, seeded=(k == "config" and config_seeded)
+                               or k.endswith("_initializer") or (seeded and k == "config"))
+                for k, v in value.items()
+            }
         if isinstance(value, (list, tuple)):
             return [canonical(v) for v in value]
         if isinstance(value, str):

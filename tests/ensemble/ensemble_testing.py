@@ -9,12 +9,26 @@ from keras_drifa.layers import MCDropout
 CLASSES = (3, 4)
 
 
-def small_member(rate=0.5, classes=CLASSES, input_dim=6, head_activation="softmax"):
-    """Two inputs, Dense + MC dropout, one softmax head per task (named task_0, task_1)."""
+def small_member(rate=0.5, classes=CLASSES, input_dim=6, head_activation="softmax", seed=None):
+    """Two inputs, Dense + MC dropout, one softmax head per task (named task_0, task_1).
+    With an integer `seed`, every dropout layer and hidden kernel initializer has a seed of
+    its own derived from it."""
+
+    def seeded(offset):
+        return None if seed is None else seed + offset
+
+    def kernel(offset):
+        return "glorot_uniform" if seed is None else keras.initializers.GlorotUniform(seed + offset)
+
     inputs = [keras.Input((input_dim,), name=f"modality_{i}") for i in range(2)]
-    x = keras.layers.Concatenate()([keras.layers.Dense(16, activation="relu")(t) for t in inputs])
-    x = MCDropout(rate)(x)
-    x = MCDropout(rate)(keras.layers.Dense(16, activation="relu")(x))
+    x = keras.layers.Concatenate()([
+        keras.layers.Dense(16, activation="relu", kernel_initializer=kernel(i))(t)
+        for i, t in enumerate(inputs)
+    ])
+    x = MCDropout(rate, seed=seeded(2))(x)
+    x = MCDropout(rate, seed=seeded(3))(
+        keras.layers.Dense(16, activation="relu", kernel_initializer=kernel(4))(x)
+    )
     outputs = [
         keras.layers.Dense(n, activation=head_activation, dtype="float32", name=f"task_{t}")(x)
         for t, n in enumerate(classes)

@@ -91,6 +91,32 @@ def test_matches_keras_train_step_with_batch_norm_and_regularisation():
 
 
 @COMPILING_BACKENDS
+def test_members_with_seeds_of_their_own_share_the_loop_and_match_keras_step():
+    """Each member's dropout masks come from its own seed state, also in the one compiled
+    member step (were they member 0's, the members' masks and updates would differ from
+    Keras's step)."""
+
+    def seeded_members():
+        seeds = iter(range(100, 1000, 100))
+        return lambda: small_member(seed=next(seeds))
+
+    looped = fit(True, seeded_members())
+    assert isinstance(looped[0]._member_loop, training.MemberLoop)
+    keras_step = fit(False, seeded_members())
+    assert_same_training(looped, keras_step)
+    # The precondition: the members' first dropout layers hold three different seed states.
+    states = [
+        tuple(keras.ops.convert_to_numpy(first_dropout(member).seed_generator.state).tolist())
+        for member in looped[0].members
+    ]
+    assert len(set(states)) == 3
+
+
+def first_dropout(member):
+    return next(layer for layer in member.layers if isinstance(layer, MCDropout))
+
+
+@COMPILING_BACKENDS
 def test_matches_keras_train_step_with_steps_per_execution():
     looped = fit(True, small_member, num_members=2, steps_per_execution=2)
     keras_step = fit(False, small_member, num_members=2, steps_per_execution=2)

@@ -126,3 +126,13 @@ def test_architecture_key_ignores_layer_names_only():
     assert [l.name for l in a.layers] != [l.name for l in b.layers]
     assert architecture_key(a) == architecture_key(b)
     assert architecture_key(a) != architecture_key(small_member(rate=0.3))
+
+
+def test_architecture_key_reads_dropout_and_initializer_seeds_as_seeded():
+    """Seeds set the first values of seed states and weights, which the compiled member step
+    takes as inputs: members seeded apart share it. Seeded and unseeded members do not
+    (PyTorch draws unseeded masks from its global generator)."""
+    seeded = architecture_key(small_member(seed=10))
+    assert architecture_key(small_member(seed=20)) == seeded
+    assert architecture_key(small_member()) != seeded
+    assert architecture_key(small_member(rate=0.3, seed=20)) != seeded
