@@ -218,15 +218,16 @@ def architecture_key(model):
     names = {layer.name: f"#{i}" for i, layer in enumerate(model.layers)}
     names[model.name] = "#model"
 
-    def canonical(value, seeded=False):
+    def canonical(value, initializer=False):
         if isinstance(value, dict):
-            config_seeded = value.get("class_name") in _SEED_STATE_LAYERS
-            return {
-                k: "seeded" if (seeded and k == "seed" and v is not None)
-                else canonical(v, seeded=(k == "config" and config_seeded)
-                               or k.endswith("_initializer") or (seeded and k == "config"))
-                for k, v in value.items()
+            result = {
+                k: canonical(v, initializer=k.endswith("_initializer")) for k, v in value.items()
             }
+            config = result.get("config")
+            seeds_state = initializer or value.get("class_name") in _SEED_STATE_LAYERS
+            if seeds_state and isinstance(config, dict) and config.get("seed") is not None:
+                config["seed"] = "seeded"
+            return result
         if isinstance(value, (list, tuple)):
             return [canonical(v) for v in value]
         if isinstance(value, str):
