@@ -81,12 +81,22 @@ class FusedAdam(keras.optimizers.Optimizer):
             for key in backend_optimizers.variable_keys(variable):
                 self._slots[key] = moments
 
+    def apply(self, grads, trainable_variables=None):
+        """Keras's `apply`, with the step's scalars (step size, the betas' powers) computed
+        once for all weights of a dtype, rather than once per weight."""
+        self._step_scalars = {}
+        try:
+            return super().apply(grads, trainable_variables)
+        finally:
+            self._step_scalars = None
+
     def update_step(self, gradient, variable, learning_rate):
         """Applies Adam's update to `variable` (Keras's `Adam.update_step`, fused where the
         backend has a kernel for it)."""
         m, v, v_hat = self._slots[id(variable)]
         if backend_optimizers.fused_adam_update(
-            self, variable, gradient, m, v, v_hat, learning_rate
+            self, variable, gradient, m, v, v_hat, learning_rate,
+            scalars=getattr(self, "_step_scalars", None),
         ):
             return
         dtype = variable.dtype

@@ -99,6 +99,65 @@ def test_matches_keras_adam_step_by_step(arguments, fused_calls):
     assert (fused_calls["kernel"] == len(fused_calls["fused"])) == with_kernel
 
 
+@pytest.mark.skipif(BACKEND == "jax", reason="JAX has no fused kernel: FusedAdam runs "
+                    "Keras's update there, which keeps no scalars between weights (and JAX "
+                    "makes float64 weights float32 unless x64 is enabled)")
+def test_weights_of_two_dtypes_each_get_their_own_step_scalars():
+    """The step's scalars are computed once per dtype in an update (`apply`): a float64
+    weight updated alongside float32 weights gets what it gets alone, not float32-rounded
+    scalars (which would move it by about 2e-6 here)."""
+    dtypes = ("float32", "float64", "float32")
+
+    def train(indices):
+        variables = [keras.Variable(np.full((3,), 0.5, dtypes[i]), dtype=dtypes[i])
+                     for i in indices]
+        optimizer = FusedAdam(0.1)
+        for step in range(3):
+            grads = [keras.ops.cast(np.linspace(-1, 1, 3) * (step + i + 1), dtypes[i])
+                     for i in indices]
+            optimizer.apply(grads, variables)
+        return [keras.ops.convert_to_numpy(v) for v in variables]
+
+    together = train(range(3))
+    for i, got in enumerate(together):
+        (alone,) = train([i])
+        assert got.dtype == alone.dtype == np.dtype(dtypes[i])
+        np.testing.assert_allclose(got, alone, rtol=1e-12, atol=0)
+        assert not np.allclose(got, 0.5)
+
+
+@pytest.mark.skipif(BACKEND == "jax", reason="JAX has no fused kernel: FusedAdam runs "
+                    "Keras's update, whose per-weight scalars XLA folds itself")
+def test_step_scalars_are_computed_once_per_update(monkeypatch):
+    """One update computes Adam's step size and the betas' powers once, not per weight:
+    on TensorFlow a traced update of 30 weights holds two `Pow` operations (not 60); on
+    PyTorch the step size is computed once per update."""
+    variables = [keras.Variable(np.ones((2,), "float32")) for _ in range(30)]
+    grads = [keras.ops.ones((2,)) for _ in variables]
+    optimizer = FusedAdam(0.01)
+    optimizer.build(variables)
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        traced = tf.function(lambda g: optimizer.apply(g, variables))
+        graph = traced.get_concrete_function(grads).graph
+        kinds = [op.type for op in graph.get_operations()]
+        assert kinds.count("ResourceApplyAdam") == 30
+        assert kinds.count("Pow") == 2
+    else:
+        calls = []
+        original = backend_optimizers.torch_step_size
+        monkeypatch.setattr(backend_optimizers, "torch_step_size",
+                            lambda *a, **k: calls.append(1) or original(*a, **k))
+        for _ in range(2):
+            optimizer.apply(grads, variables)
+        assert len(calls) == 2
+    # Outside an update (`apply`), `update_step` computes them for its weight alone.
+    before = keras.ops.convert_to_numpy(variables[0])
+    optimizer.update_step(grads[0], variables[0], optimizer.learning_rate)
+    assert np.all(keras.ops.convert_to_numpy(variables[0]) < before)
+
+
 def _fitted(optimizer, scope=None):
     """Weights and losses after two epochs of a small model's compiled `fit`."""
     rng = np.random.default_rng(0)

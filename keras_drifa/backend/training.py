@@ -30,7 +30,9 @@ def build_training_state(model, outputs):
         lambda t: np.zeros((1,) + tuple(t.shape[1:]), keras.backend.standardize_dtype(t.dtype)),
         outputs,
     )
-    model.compute_loss(x=None, y=y, y_pred=y)
+    if model.loss is not None:
+        # Its per-output loss trackers (a model compiled without a loss has none).
+        model.compute_loss(x=None, y=y, y_pred=y)
     model.compute_metrics(x=None, y=y, y_pred=y, sample_weight=None)
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
@@ -95,7 +97,11 @@ def compile_function(function, donate_argnums=(), jit_compile=False, batch_argnu
     the last, smaller batch of an epoch then needs no second trace, and what Keras
     computes from a batch's static size (such as the weights of its per-output loss
     trackers, which it leaves out when the size is unknown) is what Keras's step
-    computes."""
+    computes. Later calls go to that trace directly (its concrete function): a
+    `tf.function` call matches every argument against its traces first, which for a
+    member's 500 weights cost 9 to 12 ms a call, against 2 ms. Arguments the trace does
+    not take (another structure or dtype) go through the `tf.function`, which traces
+    them anew."""
     if keras.backend.backend() == "jax":
         import jax
 
@@ -105,20 +111,23 @@ def compile_function(function, donate_argnums=(), jit_compile=False, batch_argnu
     traced = tf.function(function, reduce_retracing=True, jit_compile=bool(jit_compile))
 
     def any_batch(value):
-        if isinstance(value, tf.Tensor) and value.shape.rank:
-            return tf.TensorSpec([None] + value.shape.as_list()[1:], value.dtype)
+        if isinstance(value, (tf.Tensor, np.ndarray)) and len(value.shape):
+            return tf.TensorSpec([None, *value.shape[1:]], value.dtype)
         return value
 
     def call(*args):
-        if not call.traced:
-            traced.get_concrete_function(*[
+        if call.concrete is None:
+            call.concrete = traced.get_concrete_function(*[
                 tf.nest.map_structure(any_batch, arg) if i in batch_argnums else arg
                 for i, arg in enumerate(args)
             ])
-            call.traced = True
-        return traced(*args)
+        try:
+            return call.concrete(*args)
+        except TypeError:
+            # The arguments do not bind to the first trace's signature.
+            return traced(*args)
 
-    call.traced = False
+    call.concrete = None
     return call
 
 

@@ -17,6 +17,7 @@ from keras_drifa.ensemble.members import (
     make_members,
     mean_outputs,
     output_names,
+    output_structure,
     unlist,
 )
 from keras_drifa.ensemble.sampling import MemberSampler, padded_batches
@@ -249,6 +250,11 @@ class MCDropoutEnsemble(DataParallelTraining, keras.Model):
         # Sampling functions follow run_eagerly / jit_compile: rebuild them.
         self._sampling_cache.clear()
         self._member_loop = None
+        # Every metric, loss tracker and optimizer slot exists before the first step:
+        # TensorFlow then traces Keras's step once, not twice (which doubled an
+        # ensemble's first step), and the member loop's step reads and writes them as
+        # lists, which must not grow in between.
+        backend_training.build_training_state(self, output_structure(self.members[0]))
 
     def compile_from_config(self, config):
         # Keras skips compiling on load when `compile` is overridden; this one is safe.

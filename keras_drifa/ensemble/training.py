@@ -27,7 +27,7 @@ from keras import ops, tree
 
 from keras_drifa import _graph
 from keras_drifa.backend import training as backend_training
-from keras_drifa.ensemble.members import architecture_key, mean_outputs, output_structure
+from keras_drifa.ensemble.members import architecture_key, mean_outputs
 
 
 def member_loop(ensemble, setting="auto"):
@@ -97,11 +97,13 @@ class MemberLoop:
             )
             self.train_step = self._in_place_step
             self.test_step = self._in_place_test_step
-            # Every metric, loss tracker and optimizer slot exists before the first step
-            # (the step reads and writes them as lists, which must not grow in between).
-            backend_training.build_training_state(
-                ensemble, output_structure(ensemble.members[0])
-            )
+            # The variables (every one exists since `compile`), listed once (a model
+            # lists them by walking its layers). The weights are handed to the compiled
+            # step as the backend's variables, read inside it: no copy, and every
+            # member's weights match one traced signature.
+            self._trainable_variables = [v.value for v in ensemble.trainable_variables]
+            self._non_trainable_variables = list(ensemble.non_trainable_variables)
+            self._metrics_variables = list(ensemble.metrics_variables)
 
     def _functional_step(self, state, data):
         trainable, non_trainable, optimizer_variables, metrics_variables = state
@@ -118,15 +120,13 @@ class MemberLoop:
         return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
 
     def _in_place_step(self, data):
-        ensemble = self._ensemble
-        # The weights are passed as TensorFlow variables (read inside the compiled step:
-        # no copy, and every member's weights match one traced signature); the metrics as
-        # tensors, as the first member's step returns them to the next.
+        # The metrics are passed as tensors, as the first member's step returns them to
+        # the next.
         grads, non_trainable, metrics_variables, losses, predictions = self._members(
-            [v.value for v in ensemble.trainable_variables],
-            [v.value for v in ensemble.non_trainable_variables],
+            self._trainable_variables,
+            [v.value for v in self._non_trainable_variables],
             None,
-            [ops.convert_to_tensor(v) for v in ensemble.metrics_variables],
+            [ops.convert_to_tensor(v) for v in self._metrics_variables],
             data,
         )
         self._apply(grads)
@@ -134,8 +134,8 @@ class MemberLoop:
         logs, metrics_variables = self._metrics(
             metrics_variables, losses, x, y, predictions, sample_weight
         )
-        _assign(ensemble.non_trainable_variables, non_trainable)
-        _assign(ensemble.metrics_variables, metrics_variables)
+        _assign(self._non_trainable_variables, non_trainable)
+        _assign(self._metrics_variables, metrics_variables)
         return logs
 
     def _functional_test_step(self, state, data):
@@ -146,15 +146,14 @@ class MemberLoop:
         return logs, (trainable, non_trainable, metrics_variables)
 
     def _in_place_test_step(self, data):
-        ensemble = self._ensemble
         non_trainable, logs, metrics_variables = self._test(
-            [v.value for v in ensemble.trainable_variables],
-            [v.value for v in ensemble.non_trainable_variables],
-            [ops.convert_to_tensor(v) for v in ensemble.metrics_variables],
+            self._trainable_variables,
+            [v.value for v in self._non_trainable_variables],
+            [ops.convert_to_tensor(v) for v in self._metrics_variables],
             data,
         )
-        _assign(ensemble.non_trainable_variables, non_trainable)
-        _assign(ensemble.metrics_variables, metrics_variables)
+        _assign(self._non_trainable_variables, non_trainable)
+        _assign(self._metrics_variables, metrics_variables)
         return logs
 
     def _test(self, trainable, non_trainable, metrics_variables, data):

@@ -188,3 +188,28 @@ def test_member_loop_setting_must_be_auto_true_or_false(setting):
     with pytest.raises(ValueError, match=r"`member_loop` must be 'auto', True or False; "
                        r"received member_loop="):
         MCDropoutEnsemble(small_member, num_members=2, member_loop=setting)
+
+
+@pytest.mark.parametrize("loop", [True, False], ids=["member_loop", "keras_step"])
+def test_first_step_traces_once(loop, monkeypatch):
+    """`compile` creates the optimizer's, metrics' and loss trackers' variables, so the
+    first step traces once: TensorFlow traced Keras's step twice when the trace created
+    them, which doubled an ensemble's first step. (PyTorch compiles nothing: its step runs
+    once per batch.)"""
+    calls = {"train_step": 0, "_member_loss": 0}
+    for owner, name in ((MCDropoutEnsemble, "train_step"),
+                        (training.MemberLoop, "_member_loss")):
+        original = getattr(owner, name)
+
+        def counted(self, *args, name=name, original=original):
+            calls[name] += 1
+            return original(self, *args)
+
+        monkeypatch.setattr(owner, name, counted)
+    xs, ys, _ = small_data(n=8)
+    ensemble = MCDropoutEnsemble(small_member, num_members=2, member_loop=loop)
+    ensemble.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    ensemble.train_on_batch(xs, ys)
+    looped = loop and LOOPED
+    # The loop's train step runs eagerly, once per batch; its member step traces once.
+    assert calls == {"train_step": 1, "_member_loss": 1 if looped else 0}
