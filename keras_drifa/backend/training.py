@@ -111,8 +111,8 @@ def compile_function(function, donate_argnums=(), jit_compile=False, batch_argnu
     traced = tf.function(function, reduce_retracing=True, jit_compile=bool(jit_compile))
 
     def any_batch(value):
-        if isinstance(value, (tf.Tensor, np.ndarray)) and len(value.shape):
-            return tf.TensorSpec([None, *value.shape[1:]], value.dtype)
+        if isinstance(value, tf.Tensor) and value.shape.rank:
+            return tf.TensorSpec([None] + value.shape.as_list()[1:], value.dtype)
         return value
 
     def call(*args):

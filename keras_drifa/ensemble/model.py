@@ -50,9 +50,10 @@ class MCDropoutEnsemble(DataParallelTraining, keras.Model):
       (`keras_drifa.ensemble.training`), so the first step waits about as long for 3 or 5
       members as for one (paper model on JAX: 1.19x for 3 members against 2.41x with
       Keras's step). It is on by default on JAX, where it also trains as fast. On
-      TensorFlow it is off by default: the first step of 3 paper models took 98 s
-      instead of 211 s, but training ran at 0.79x to 0.93x; pass `member_loop=True` for
-      short runs. PyTorch
+      TensorFlow it is off by default: with `FusedAdam` the first step of 3 paper models
+      took 1.53x one model's (Keras's step: 3.8x), but Keras's one graph trains several
+      members faster (it runs them side by side on the cores; the loop trained 3 members
+      at 0.84x to 0.93x its rate); pass `member_loop=True` for short runs. PyTorch
       compiles nothing, so Keras's step always runs there.
     - Calling the ensemble returns the mean prediction in training too, so an ensemble
       can sit inside another model like any layer (that model's loss then trains the

@@ -24,7 +24,9 @@ def test_compile_function_traces_once_for_any_batch_and_again_for_other_argument
     weights, others = ([w.value for w in ws] for ws in (weights, others))
     rows = np.arange(12, dtype="float32").reshape(6, 2)
     for batch, ws, scale, shift in ((4, weights, 2, 1), (6, weights, 2, 1), (2, others, 3, 0)):
-        got = keras.ops.convert_to_numpy(compiled(ws, rows[:batch]))
+        # Batches as Keras's trainers hand them over (tensors).
+        got = keras.ops.convert_to_numpy(
+            compiled(ws, keras.ops.convert_to_tensor(rows[:batch])))
         np.testing.assert_allclose(got, rows[:batch].sum(0) * scale + shift)
     # TensorFlow traces once with the batch size unknown, and calls that trace with other
     # variables of the same shapes; JAX compiles once per batch shape.
