@@ -63,6 +63,8 @@ class FusedAdam(keras.optimizers.Optimizer):
         self.beta_2 = _checks.number(where, "beta_2", beta_2, 0, 1, open_high=True)
         self.epsilon = _checks.number(where, "epsilon", epsilon, 0)
         self.amsgrad = _checks.boolean(where, "amsgrad", amsgrad)
+        # The step's scalars, per dtype, while `apply` runs (see `apply`).
+        self._step_scalars = None
 
     def build(self, var_list):
         """Creates the moments of every weight in `var_list` (and the maxima of the
@@ -96,7 +98,7 @@ class FusedAdam(keras.optimizers.Optimizer):
         m, v, v_hat = self._slots[id(variable)]
         if backend_optimizers.fused_adam_update(
             self, variable, gradient, m, v, v_hat, learning_rate,
-            scalars=getattr(self, "_step_scalars", None),
+            scalars=self._step_scalars,
         ):
             return
         dtype = variable.dtype

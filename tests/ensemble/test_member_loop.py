@@ -123,17 +123,24 @@ def test_matches_keras_train_step_with_steps_per_execution():
     assert_same_training(looped, keras_step)
 
 
-@COMPILING_BACKENDS
-def test_one_member_step_is_traced_for_all_members(monkeypatch):
-    traces = {"_member_loss": 0, "_forward": 0}
-    for name in traces:
-        original = getattr(training.MemberLoop, name)
+def count_calls(monkeypatch, methods):
+    """Counts the calls of each `(owner, name)` method (for a traced one: its traces)."""
+    calls = {name: 0 for _, name in methods}
+    for owner, name in methods:
+        original = getattr(owner, name)
 
         def counted(self, *args, name=name, original=original):
-            traces[name] += 1
+            calls[name] += 1
             return original(self, *args)
 
-        monkeypatch.setattr(training.MemberLoop, name, counted)
+        monkeypatch.setattr(owner, name, counted)
+    return calls
+
+
+@COMPILING_BACKENDS
+def test_one_member_step_is_traced_for_all_members(monkeypatch):
+    traces = count_calls(monkeypatch, [(training.MemberLoop, "_member_loss"),
+                                       (training.MemberLoop, "_forward")])
     # 48 training and 40 validation examples in batches of 16: the last validation batch
     # is smaller. JAX compiles once per batch shape, as Keras's own step does; TensorFlow
     # traces once, with the batch size unknown, as Keras's own step sees it.
@@ -196,16 +203,8 @@ def test_first_step_traces_once(loop, monkeypatch):
     first step traces once: TensorFlow traced Keras's step twice when the trace created
     them, which doubled an ensemble's first step. (PyTorch compiles nothing: its step runs
     once per batch.)"""
-    calls = {"train_step": 0, "_member_loss": 0}
-    for owner, name in ((MCDropoutEnsemble, "train_step"),
-                        (training.MemberLoop, "_member_loss")):
-        original = getattr(owner, name)
-
-        def counted(self, *args, name=name, original=original):
-            calls[name] += 1
-            return original(self, *args)
-
-        monkeypatch.setattr(owner, name, counted)
+    calls = count_calls(monkeypatch, [(MCDropoutEnsemble, "train_step"),
+                                      (training.MemberLoop, "_member_loss")])
     xs, ys, _ = small_data(n=8)
     ensemble = MCDropoutEnsemble(small_member, num_members=2, member_loop=loop)
     ensemble.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
